@@ -1,0 +1,133 @@
+//! Extractors that turn a request into domain values, or into the JSON error body.
+//!
+//! They run in the order of the contract: authentication (401), path ownership
+//! (403), then input (422); existence (404) is the service's answer.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    http::request::Parts,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+
+use super::{AppState, error::error_body};
+use crate::{
+    auth::{Identity, bearer_token},
+    domain::UserId,
+    error::Error,
+};
+
+/// The authenticated caller of a REST route.
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        match bearer_token(&parts.headers)? {
+            Some(token) => state.auth.verify(token).map(Caller),
+            None if state.settings.demo_mode => Ok(Caller(Identity {
+                user_id: UserId::demo(),
+                expires_at: None,
+            })),
+            None => Err(Error::unauthorized("Not authenticated")),
+        }
+    }
+}
+
+/// The caller of a `/{user_id}/…` route, who must be that user.
+pub struct PathUser {
+    pub user: UserId,
+    /// The raw `{task_id}` segment, when the route has one; parsed by the handler so
+    /// that a malformed id is a 422 only after the ownership check.
+    pub task_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for PathUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let Caller(identity) = Caller::from_request_parts(parts, state).await?;
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::invalid("user_id", "Malformed path"))?;
+        let path_user = params.remove("user_id").unwrap_or_default();
+        if path_user != identity.user_id.as_str() {
+            return Err(Error::Forbidden(
+                "You can only access your own tasks".into(),
+            ));
+        }
+        Ok(PathUser {
+            user: identity.user_id,
+            task_id: params.remove("task_id"),
+        })
+    }
+}
+
+/// A JSON body parsed into `T`; any failure is a 422 naming the field, never the
+/// framework's plain-text rejection.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            error_body(rejection.status(), "invalid", &rejection.body_text())
+        })?;
+        parse_json(&bytes)
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// Parses JSON into `T`, reporting the path of the offending field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Invalid {
+            field: None,
+            message: "Request body must be a JSON object".into(),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("Request body is not valid JSON: {inner}")
+        } else if path == "." {
+            format!("Request body must be a JSON object: {inner}")
+        } else {
+            format!("Invalid value for {path}: {inner}")
+        };
+        Error::Invalid {
+            field: (path != ".").then(|| path.into()),
+            message: message.into(),
+        }
+    })?;
+    de.end().map_err(|e| Error::Invalid {
+        field: None,
+        message: format!("Request body is not valid JSON: {e}").into(),
+    })?;
+    Ok(value)
+}
+
+/// Query parameters parsed into `T`, with the JSON error body on failure.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| QueryParams(q))
+            .map_err(|rejection| Error::Invalid {
+                field: None,
+                message: rejection.body_text().into(),
+            })
+    }
+}

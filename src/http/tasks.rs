@@ -1,0 +1,102 @@
+//! The legacy REST task routes, unchanged for existing clients. Each handler is a
+//! thin adapter: extract, call the service, shape the answer.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::IntoResponse,
+    routing::{get, patch},
+};
+use serde::Deserialize;
+
+use super::{
+    AppState,
+    extract::{JsonBody, PathUser, QueryParams},
+};
+use crate::{
+    domain::{
+        NewTask, TaskId, TaskPage, TaskPatch, TaskQuery,
+        task::{CompletionState, CreateTaskBody, ListTasksParams, UpdateTaskBody, parse_task_id},
+    },
+    error::{Error, Result},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{user_id}/tasks", get(list).post(create))
+        .route(
+            "/{user_id}/tasks/{task_id}",
+            get(show).put(update).delete(remove),
+        )
+        .route("/{user_id}/tasks/{task_id}/complete", patch(complete))
+}
+
+fn task_id(path: &PathUser) -> Result<TaskId> {
+    parse_task_id(path.task_id.as_deref().unwrap_or_default())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    path: PathUser,
+    QueryParams(params): QueryParams<ListTasksParams>,
+) -> Result<Json<TaskPage>> {
+    let query = TaskQuery::try_from(params)?;
+    Ok(Json(state.service.list_tasks(&path.user, &query).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    path: PathUser,
+    JsonBody(body): JsonBody<CreateTaskBody>,
+) -> Result<impl IntoResponse> {
+    let task = state
+        .service
+        .create_task(&path.user, NewTask::try_from(body)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(task)))
+}
+
+async fn show(State(state): State<AppState>, path: PathUser) -> Result<impl IntoResponse> {
+    let id = task_id(&path)?;
+    Ok(Json(state.service.get_task(&path.user, id).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    path: PathUser,
+    JsonBody(body): JsonBody<UpdateTaskBody>,
+) -> Result<impl IntoResponse> {
+    let id = task_id(&path)?;
+    let patch = TaskPatch::try_from(body)?;
+    Ok(Json(
+        state.service.update_task(&path.user, id, patch).await?,
+    ))
+}
+
+async fn remove(State(state): State<AppState>, path: PathUser) -> Result<StatusCode> {
+    let id = task_id(&path)?;
+    state.service.delete_task(&path.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct CompleteBody {
+    completed: Option<bool>,
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    path: PathUser,
+    JsonBody(body): JsonBody<CompleteBody>,
+) -> Result<Json<CompletionState>> {
+    let id = task_id(&path)?;
+    let completed = body
+        .completed
+        .ok_or_else(|| Error::invalid("completed", "completed is required (true or false)"))?;
+    let task = state
+        .service
+        .complete_task(&path.user, id, completed)
+        .await?;
+    Ok(Json(CompletionState::from(&task)))
+}

@@ -1,0 +1,109 @@
+//! Builds the server from `Settings`: used by `main` and by the tests, which start
+//! the real thing on a random port.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::Authenticator,
+    config::Settings,
+    http::{self, State},
+    service::Service,
+    store::{Store, is_unavailable},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: http::AppState,
+}
+
+impl Application {
+    /// Binds the listener and prepares the database. A database that does not answer
+    /// yet does not stop the server: it serves 503s and migrates once it answers.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::connect_lazy(&settings.database)?;
+        match store.migrate().await {
+            Ok(()) => {}
+            Err(sqlx::migrate::MigrateError::Execute(err)) if is_unavailable(&err) => {
+                tracing::warn!(error = %err, "database unreachable at startup; serving 503s until it answers");
+                tokio::spawn(migrate_when_reachable(store.clone()));
+            }
+            Err(err) => anyhow::bail!("cannot apply database migrations: {err}"),
+        }
+        let address = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+        let state = Arc::new(State {
+            service: Service::new(store),
+            auth: Authenticator::new(&settings.auth),
+            settings,
+        });
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &http::AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = http::router(self.state.clone());
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        self.state.service.store().close().await;
+        Ok(())
+    }
+}
+
+async fn migrate_when_reachable(store: Store) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(delay).await;
+        match store.migrate().await {
+            Ok(()) => {
+                tracing::info!("database reachable again; migrations applied");
+                return;
+            }
+            Err(err) => tracing::debug!(error = %err, "database still unreachable"),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what Fly.io and Docker send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

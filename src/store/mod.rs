@@ -1,0 +1,265 @@
+//! The store: the only place that talks to the database.
+//!
+//! One `Store` serves SQLite and PostgreSQL. Every statement is built with sea-query
+//! and rendered for the backend in use; `on_backend!` writes each query once and
+//! expands it for both pools, so no method is written twice.
+
+pub mod schema;
+pub mod tasks;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_query::{PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sqlx::{
+    AssertSqlSafe, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    postgres::{PgPoolOptions, PgRow},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
+};
+
+use crate::config::{DatabaseSettings, DatabaseUrl};
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Renders a statement for one backend. sea-query quotes identifiers and binds
+/// every value as a parameter, which is what makes the SQL string safe to run.
+fn build(
+    stmt: &impl SqlxBinder,
+    qb: impl sea_query::QueryBuilder,
+) -> (AssertSqlSafe<String>, SqlxValues) {
+    let (sql, values) = stmt.build_sqlx(qb);
+    (AssertSqlSafe(sql), values)
+}
+
+/// A row type that both backends can decode.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$conn` bound to the backend's pool or connection and `$qb`
+/// to its sea-query builder.
+macro_rules! on_backend {
+    ($enum:ident, $value:expr, $conn:ident, $qb:ident => $body:expr) => {
+        match $value {
+            $enum::Sqlite($conn) => {
+                let $qb = SqliteQueryBuilder;
+                $body
+            }
+            $enum::Postgres($conn) => {
+                let $qb = PostgresQueryBuilder;
+                $body
+            }
+        }
+    };
+}
+
+/// The database, shared by every request (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    /// Set once migrations have run: until then every query answers "unavailable",
+    /// so a fresh database that was down at startup is never used half-made.
+    migrated: Arc<AtomicBool>,
+}
+
+impl Store {
+    /// Makes the pool without connecting: the server starts even when the database
+    /// is down, and connects on first use.
+    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, sqlx::Error> {
+        let pool = match &settings.url {
+            DatabaseUrl::Sqlite { path } => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(settings.pool_size)
+                        .acquire_timeout(settings.acquire_timeout)
+                        .connect_lazy_with(options),
+                )
+            }
+            DatabaseUrl::Postgres(options) => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(settings.pool_size)
+                    .acquire_timeout(settings.acquire_timeout)
+                    // A Neon cold start or a restarted server leaves dead sockets in
+                    // the pool: check each one before handing it out.
+                    .test_before_acquire(true)
+                    .idle_timeout(Duration::from_secs(300))
+                    .connect_lazy_with((**options).clone()),
+            ),
+        };
+        Ok(Store {
+            pool,
+            migrated: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the migrations of this backend. Idempotent; on PostgreSQL sqlx holds an
+    /// advisory lock meanwhile, so instances starting together take turns.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(Ordering::Acquire)
+    }
+
+    /// One round trip to the database.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let stmt = sea_query::Query::select()
+            .expr(sea_query::Expr::val(1))
+            .to_owned();
+        on_backend!(Pool, &self.pool, pool, qb => {
+            let (sql, values) = build(&stmt, qb);
+            sqlx::query_with(sql, values).execute(pool).await.map(drop)
+        })
+    }
+
+    fn ready(&self) -> Result<()> {
+        if self.is_migrated() {
+            Ok(())
+        } else {
+            Err(Error::Unavailable)
+        }
+    }
+
+    pub async fn fetch_all<T: Row>(&self, stmt: &SelectStatement) -> Result<Vec<T>> {
+        self.ready()?;
+        on_backend!(Pool, &self.pool, pool, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_all(pool).await?)
+        })
+    }
+
+    pub async fn fetch_optional<T: Row>(&self, stmt: &SelectStatement) -> Result<Option<T>> {
+        self.ready()?;
+        on_backend!(Pool, &self.pool, pool, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_optional(pool).await?)
+        })
+    }
+
+    pub async fn fetch_one<T: Row>(&self, stmt: &SelectStatement) -> Result<T> {
+        self.ready()?;
+        on_backend!(Pool, &self.pool, pool, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_one(pool).await?)
+        })
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers wait for each other instead of failing
+    /// with "database is locked" when a reader upgrades.
+    pub async fn begin(&self) -> Result<Tx> {
+        self.ready()?;
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_backend!(Pool, &self.pool, pool, _qb => pool.close().await)
+    }
+}
+
+/// A write transaction: statements run in it are all kept on `commit`, or none are.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    /// Runs a statement with `RETURNING` and decodes the row it returned, if any.
+    pub async fn fetch_optional<T: Row>(&mut self, stmt: &impl SqlxBinder) -> Result<Option<T>> {
+        on_backend!(Tx, self, tx, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_optional(&mut **tx).await?)
+        })
+    }
+
+    pub async fn fetch_one<T: Row>(&mut self, stmt: &impl SqlxBinder) -> Result<T> {
+        on_backend!(Tx, self, tx, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_one(&mut **tx).await?)
+        })
+    }
+
+    /// Runs a statement and returns the number of rows it touched.
+    pub async fn execute(&mut self, stmt: &impl SqlxBinder) -> Result<u64> {
+        on_backend!(Tx, self, tx, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_with(sql, values).execute(&mut **tx).await?.rows_affected())
+        })
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        on_backend!(Tx, self, tx, _qb => Ok(tx.commit().await?))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "sqlite",
+            Tx::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Whether an error means "the database is not reachable right now" (answer 503 /
+/// `unavailable`, the client may retry) rather than a bug.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), insufficient resources (53…),
+            // operator intervention such as a shutdown or "cannot connect now" (57P…).
+            // SQLite: BUSY (5), LOCKED (6), CANTOPEN (14) and their extended codes.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || code
+                    .parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 14))
+        }
+        _ => false,
+    }
+}
