@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a random port, real sockets, real databases.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod database;
+mod health;
+mod legacy;
+mod tasks;
+mod validation;
