@@ -1,1 +1,233 @@
+//! Database trouble: with the database unreachable the server stays up, task routes
+//! answer 503 and `/health` says "degraded"; when it comes back, requests succeed
+//! again without a restart.
 
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use taskwire::config::DatabaseUrl;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+
+use crate::helpers::{Backend, Options, TestApp, pg_options, spawn_with};
+
+/// What the proxy in front of PostgreSQL does with connections.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Link {
+    Up,
+    /// Refuses: every connection is closed at once, like a stopped server.
+    Down,
+    /// Swallows: connections are accepted and never answered, like a hung server.
+    Hang,
+}
+
+/// A TCP proxy to the test PostgreSQL that a test can cut or hang.
+struct DbProxy {
+    port: u16,
+    link: watch::Sender<Link>,
+}
+
+impl DbProxy {
+    async fn start(target: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (link, _) = watch::channel(Link::Up);
+        let watcher = link.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = watcher.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let mode = *state.borrow_and_update();
+                    if mode == Link::Up {
+                        let Ok(mut server) = TcpStream::connect(target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            // Any change of link kills the connections made while it was up.
+                            _ = state.changed() => {}
+                        }
+                    } else if mode == Link::Hang {
+                        let _ = state.changed().await;
+                    }
+                });
+            }
+        });
+        DbProxy { port, link }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+async fn health(app: &TestApp) -> (Value, Duration) {
+    let started = Instant::now();
+    let body = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (body, started.elapsed())
+}
+
+/// Retries creating a task until it succeeds, for at most `within`.
+async fn create_eventually(app: &TestApp, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let res = app
+            .call(
+                reqwest::Method::POST,
+                &app.tasks_url("alice"),
+                "alice",
+                Some(json!({"title": "after"})),
+            )
+            .await;
+        if res.status == 201 {
+            return res.body;
+        }
+        res.assert_error(503, "unavailable");
+        assert!(Instant::now() < deadline, "database never came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn assert_unavailable(app: &TestApp) {
+    let res = app
+        .call(
+            reqwest::Method::POST,
+            &app.tasks_url("alice"),
+            "alice",
+            Some(json!({"title": "lost"})),
+        )
+        .await;
+    res.assert_error(503, "unavailable");
+    assert_eq!(res.body["detail"], "Database temporarily unavailable");
+    app.get(&app.tasks_url("alice"), "alice")
+        .await
+        .assert_error(503, "unavailable");
+
+    let (body, took) = health(app).await;
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["database"], "disconnected");
+    assert!(took < Duration::from_secs(1), "/health took {took:?}");
+
+    let ready = app.http.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+}
+
+/// SQLite: the database file's folder is missing at startup, then appears.
+#[tokio::test]
+async fn sqlite_unreachable_at_startup_then_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("not-yet");
+    let app = spawn_with(
+        Backend::Sqlite,
+        Options {
+            database_url: Some(DatabaseUrl::Sqlite {
+                path: folder.join("todo.db"),
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_unavailable(&app).await;
+
+    std::fs::create_dir(&folder).unwrap();
+    let task = create_eventually(&app, Duration::from_secs(20)).await;
+    assert_eq!(task["title"], "after");
+    let (body, _) = health(&app).await;
+    assert_eq!(body["status"], "healthy");
+    let list = app.get(&app.tasks_url("alice"), "alice").await;
+    assert_eq!(
+        list.body["total_count"], 1,
+        "nothing written while it was down"
+    );
+}
+
+async fn postgres_app() -> Option<(TestApp, DbProxy)> {
+    let backend = Backend::postgres()?;
+    let Backend::Postgres { url } = &backend else {
+        unreachable!()
+    };
+    let options = pg_options(url);
+    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
+    let app = spawn_with(
+        backend,
+        Options {
+            pg_port: Some(proxy.port),
+            env: vec![("DATABASE_TIMEOUT_SECS", "2".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    Some((app, proxy))
+}
+
+/// PostgreSQL: the server goes away while taskwire runs, then comes back.
+#[tokio::test]
+async fn postgres_down_then_back_without_restart() {
+    let Some((app, proxy)) = postgres_app().await else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let before = app.create_titled("alice", "before").await;
+
+    proxy.set(Link::Down);
+    assert_unavailable(&app).await;
+
+    proxy.set(Link::Up);
+    create_eventually(&app, Duration::from_secs(20)).await;
+    let list = app.get(&app.tasks_url("alice"), "alice").await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["total_count"], 2);
+    assert_eq!(list.body["tasks"][1]["id"], before["id"]);
+}
+
+/// PostgreSQL: a hung server (connections accepted, never answered) still gets a
+/// `/health` answer within a second, and 503s on task routes.
+#[tokio::test]
+async fn postgres_hung_health_answers_within_a_second() {
+    let Some((app, proxy)) = postgres_app().await else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    proxy.set(Link::Hang);
+    assert_unavailable(&app).await;
+    proxy.set(Link::Up);
+    create_eventually(&app, Duration::from_secs(20)).await;
+}
+
+/// PostgreSQL unreachable at startup: the server starts anyway and migrates later.
+#[tokio::test]
+async fn postgres_unreachable_at_startup_then_back() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let Backend::Postgres { url } = &backend else {
+        unreachable!()
+    };
+    let options = pg_options(url);
+    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
+    proxy.set(Link::Down);
+    let app = spawn_with(
+        backend,
+        Options {
+            pg_port: Some(proxy.port),
+            env: vec![("DATABASE_TIMEOUT_SECS", "1".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_unavailable(&app).await;
+    proxy.set(Link::Up);
+    create_eventually(&app, Duration::from_secs(20)).await;
+}
