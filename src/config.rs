@@ -20,6 +20,28 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Unauthenticated requests act as `demo-user`. Opt-in only.
     pub demo_mode: bool,
+    pub ws: WsSettings,
+    /// How long a graceful stop may take before the remaining sockets are dropped.
+    pub shutdown_timeout: Duration,
+}
+
+/// WebSocket limits; the defaults suit a browser chat UI.
+#[derive(Clone, Debug)]
+pub struct WsSettings {
+    /// Largest frame a client may send; larger ones close the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// Server pings this often; a peer silent for two intervals is dropped.
+    pub heartbeat: Duration,
+    /// How long a socket opened without a token may wait before its `auth` frame.
+    pub auth_timeout: Duration,
+    /// Live connections per user on one instance; 0 means no cap.
+    pub max_connections_per_user: usize,
+    /// Requests per second a connection may send, sustained.
+    pub rate_per_sec: u32,
+    /// Requests a connection may send in a burst.
+    pub rate_burst: u32,
+    /// Frames waiting for a slow reader before its socket is closed with 1008.
+    pub outbound_queue: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -212,7 +234,48 @@ impl Settings {
             }
         };
 
+        let ws = WsSettings {
+            max_frame_bytes: parse_or("WS_MAX_FRAME_BYTES", get("WS_MAX_FRAME_BYTES"), 64 * 1024)?,
+            heartbeat: Duration::from_millis(parse_or(
+                "WS_HEARTBEAT_MS",
+                get("WS_HEARTBEAT_MS"),
+                25_000,
+            )?),
+            auth_timeout: Duration::from_millis(parse_or(
+                "WS_AUTH_TIMEOUT_MS",
+                get("WS_AUTH_TIMEOUT_MS"),
+                10_000,
+            )?),
+            max_connections_per_user: parse_or(
+                "MAX_CONNECTIONS_PER_USER",
+                get("MAX_CONNECTIONS_PER_USER"),
+                32,
+            )?,
+            rate_per_sec: parse_or("WS_RATE_PER_SEC", get("WS_RATE_PER_SEC"), 20)?,
+            rate_burst: parse_or("WS_RATE_BURST", get("WS_RATE_BURST"), 40)?,
+            outbound_queue: parse_or("WS_OUTBOUND_QUEUE", get("WS_OUTBOUND_QUEUE"), 256)?,
+        };
+        for (var, zero) in [
+            ("WS_MAX_FRAME_BYTES", ws.max_frame_bytes == 0),
+            ("WS_HEARTBEAT_MS", ws.heartbeat.is_zero()),
+            ("WS_AUTH_TIMEOUT_MS", ws.auth_timeout.is_zero()),
+            ("WS_RATE_PER_SEC", ws.rate_per_sec == 0),
+            ("WS_RATE_BURST", ws.rate_burst == 0),
+            ("WS_OUTBOUND_QUEUE", ws.outbound_queue == 0),
+        ] {
+            if zero {
+                return Err(bad(var, "must be at least 1"));
+            }
+        }
+        let shutdown_timeout = Duration::from_secs(parse_or(
+            "SHUTDOWN_TIMEOUT_SECS",
+            get("SHUTDOWN_TIMEOUT_SECS"),
+            10u64,
+        )?);
+
         Ok(Settings {
+            ws,
+            shutdown_timeout,
             database,
             auth: AuthSettings::from_lookup(&lookup),
             host,

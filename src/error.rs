@@ -9,6 +9,13 @@ use std::borrow::Cow;
 /// A failure the client is told about, with the stable code it can branch on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A WebSocket frame that is not a request at all (not JSON, no `type`/`id`, binary).
+    #[error("{0}")]
+    BadFrame(Cow<'static, str>),
+    #[error("Unknown request type {0:?}")]
+    UnknownType(String),
+    #[error("{0}")]
+    ResumeGap(Cow<'static, str>),
     #[error("{0}")]
     Unauthorized(Cow<'static, str>),
     #[error("Token has expired")]
@@ -59,6 +66,9 @@ impl Error {
     /// The machine-readable code shared by REST bodies and WebSocket error frames.
     pub fn code(&self) -> &'static str {
         match self {
+            Error::BadFrame(_) => "bad_frame",
+            Error::UnknownType(_) => "unknown_type",
+            Error::ResumeGap(_) => "resume_gap",
             Error::Unauthorized(_) => "unauthorized",
             Error::TokenExpired => "token_expired",
             Error::Forbidden(_) => "forbidden",

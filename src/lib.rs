@@ -9,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
+pub mod protocol;
 pub mod service;
 pub mod startup;
 pub mod store;

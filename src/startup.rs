@@ -9,6 +9,7 @@ use crate::{
     auth::Authenticator,
     config::Settings,
     http::{self, State},
+    hub::Hub,
     service::Service,
     store::{Store, is_unavailable},
 };
@@ -36,7 +37,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
         let state = Arc::new(State {
-            service: Service::new(store),
+            service: Service::new(store, Hub::new(settings.ws.max_connections_per_user)),
             auth: Authenticator::new(&settings.auth),
             settings,
         });

@@ -1,6 +1,7 @@
 //! Tasks: the parsed forms of what clients send, and the task they get back.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::time;
@@ -12,7 +13,7 @@ pub const LIST_LIMIT_MAX: u64 = 100;
 pub const LIST_LIMIT_DEFAULT: u64 = 100;
 
 /// A task as clients see it (REST body, WebSocket `data`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct Task {
     pub id: TaskId,
     pub user_id: String,
@@ -40,7 +41,7 @@ pub fn parse_task_id(raw: &str) -> Result<TaskId> {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -123,12 +124,20 @@ fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
 }
 
 /// The JSON body of a create request (REST `POST` and `task.create`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct CreateTaskBody {
+    /// 1 to 255 characters, trimmed.
+    #[schemars(required, length(min = 1, max = 255))]
     pub title: Option<String>,
+    /// At most 1000 characters.
+    #[schemars(length(max = 1000))]
     pub description: Option<String>,
+    /// Default `false`.
     pub completed: Option<bool>,
+    /// Default `normal`.
+    #[schemars(with = "Option<Priority>")]
     pub priority: Option<String>,
+    /// RFC 3339, or `YYYY-MM-DDTHH:MM:SS` read as UTC.
     pub due_date: Option<String>,
 }
 
@@ -350,7 +359,7 @@ impl TryFrom<ListTasksParams> for TaskQuery {
 }
 
 /// One page of a user's tasks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// All of the user's tasks.

@@ -16,6 +16,8 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadFrame(_) | Error::UnknownType(_) => StatusCode::BAD_REQUEST,
+            Error::ResumeGap(_) => StatusCode::GONE,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -50,11 +50,9 @@ async fn create(
     path: PathUser,
     JsonBody(body): JsonBody<CreateTaskBody>,
 ) -> Result<impl IntoResponse> {
-    let task = state
-        .service
-        .create_task(&path.user, NewTask::try_from(body)?)
-        .await?;
-    Ok((StatusCode::CREATED, Json(task)))
+    let task = NewTask::try_from(body)?;
+    let created = state.service.create_task(&path.actor(), task).await?;
+    Ok((StatusCode::CREATED, Json(created.value)))
 }
 
 async fn show(State(state): State<AppState>, path: PathUser) -> Result<impl IntoResponse> {
@@ -69,14 +67,13 @@ async fn update(
 ) -> Result<impl IntoResponse> {
     let id = task_id(&path)?;
     let patch = TaskPatch::try_from(body)?;
-    Ok(Json(
-        state.service.update_task(&path.user, id, patch).await?,
-    ))
+    let updated = state.service.update_task(&path.actor(), id, patch).await?;
+    Ok(Json(updated.value))
 }
 
 async fn remove(State(state): State<AppState>, path: PathUser) -> Result<StatusCode> {
     let id = task_id(&path)?;
-    state.service.delete_task(&path.user, id).await?;
+    state.service.delete_task(&path.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,9 +91,9 @@ async fn complete(
     let completed = body
         .completed
         .ok_or_else(|| Error::invalid("completed", "completed is required (true or false)"))?;
-    let task = state
+    let updated = state
         .service
-        .complete_task(&path.user, id, completed)
+        .complete_task(&path.actor(), id, completed)
         .await?;
-    Ok(Json(CompletionState::from(&task)))
+    Ok(Json(CompletionState::from(&updated.value)))
 }

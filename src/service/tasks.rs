@@ -1,20 +1,21 @@
 use tracing::instrument;
 
-use super::Service;
+use super::{Actor, Committed, Service};
 use crate::domain::{NewTask, Task, TaskId, TaskPage, TaskPatch, TaskQuery, UserId, time};
 use crate::error::{Error, Result};
+use crate::protocol::{EventName, TaskDeleted};
 
 fn task_not_found() -> Error {
     Error::not_found("Task not found")
 }
 
 impl Service {
-    #[instrument(skip_all, fields(user = %user))]
-    pub async fn create_task(&self, user: &UserId, task: NewTask) -> Result<Task> {
-        let mut tx = self.store.begin().await?;
-        let task = tx.insert_task(user, task, time::now()).await?;
-        tx.commit().await?;
-        Ok(task)
+    #[instrument(skip_all, fields(user = %actor.user))]
+    pub async fn create_task(&self, actor: &Actor, task: NewTask) -> Result<Committed<Task>> {
+        self.change(actor, EventName::TaskCreated, async |tx| {
+            tx.insert_task(&actor.user, task, time::now()).await
+        })
+        .await
     }
 
     #[instrument(skip_all, fields(user = %user))]
@@ -31,29 +32,40 @@ impl Service {
             .ok_or_else(task_not_found)
     }
 
-    #[instrument(skip_all, fields(user = %user, task_id = id))]
-    pub async fn update_task(&self, user: &UserId, id: TaskId, patch: TaskPatch) -> Result<Task> {
-        let mut tx = self.store.begin().await?;
-        let task = tx
-            .update_task(user, id, patch, time::now())
-            .await?
-            .ok_or_else(task_not_found)?;
-        tx.commit().await?;
-        Ok(task)
+    #[instrument(skip_all, fields(user = %actor.user, task_id = id))]
+    pub async fn update_task(
+        &self,
+        actor: &Actor,
+        id: TaskId,
+        patch: TaskPatch,
+    ) -> Result<Committed<Task>> {
+        self.change(actor, EventName::TaskUpdated, async |tx| {
+            tx.update_task(&actor.user, id, patch, time::now())
+                .await?
+                .ok_or_else(task_not_found)
+        })
+        .await
     }
 
-    #[instrument(skip_all, fields(user = %user, task_id = id))]
-    pub async fn complete_task(&self, user: &UserId, id: TaskId, completed: bool) -> Result<Task> {
-        self.update_task(user, id, TaskPatch::completed(completed))
+    pub async fn complete_task(
+        &self,
+        actor: &Actor,
+        id: TaskId,
+        completed: bool,
+    ) -> Result<Committed<Task>> {
+        self.update_task(actor, id, TaskPatch::completed(completed))
             .await
     }
 
-    #[instrument(skip_all, fields(user = %user, task_id = id))]
-    pub async fn delete_task(&self, user: &UserId, id: TaskId) -> Result<()> {
-        let mut tx = self.store.begin().await?;
-        if !tx.delete_task(user, id).await? {
-            return Err(task_not_found());
-        }
-        tx.commit().await
+    #[instrument(skip_all, fields(user = %actor.user, task_id = id))]
+    pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
+        self.change(actor, EventName::TaskDeleted, async |tx| {
+            if tx.delete_task(&actor.user, id).await? {
+                Ok(TaskDeleted { task_id: id })
+            } else {
+                Err(task_not_found())
+            }
+        })
+        .await
     }
 }

@@ -4,8 +4,10 @@
 //! and rendered for the backend in use; `on_backend!` writes each query once and
 //! expands it for both pools, so no method is written twice.
 
+mod conversations;
+mod events;
 pub mod schema;
-pub mod tasks;
+mod tasks;
 
 use std::{
     sync::{

@@ -59,7 +59,8 @@ impl Backend {
 /// A database made for one test, dropped with it.
 pub enum TestDb {
     Sqlite {
-        dir: tempfile::TempDir,
+        /// Kept so the folder lives as long as the test.
+        _dir: tempfile::TempDir,
         path: PathBuf,
     },
     Postgres {
@@ -74,7 +75,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("taskwire.db");
-                TestDb::Sqlite { dir, path }
+                TestDb::Sqlite { _dir: dir, path }
             }
             Backend::Postgres { url } => {
                 let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
@@ -128,10 +129,6 @@ impl TestDb {
                     .unwrap();
             }
         }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, TestDb::Postgres { .. })
     }
 }
 
