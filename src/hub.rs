@@ -28,6 +28,10 @@ pub enum Outbound {
     Frame(Utf8Bytes),
     /// An event, with its `seq` so the writer never sends one twice.
     Event { seq: i64, frame: Utf8Bytes },
+    /// A WebSocket ping (heartbeat).
+    Ping,
+    /// The last frame: a close with this code and reason.
+    Close(u16, &'static str),
 }
 
 /// The hub's handle on one live connection.

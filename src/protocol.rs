@@ -64,8 +64,6 @@ requests! {
     "message.append" => MessageAppend(MessageAppendFields),
     "conversation.list" => ConversationList(PageFields),
     "conversation.history" => ConversationHistory(HistoryFields),
-    /// Replays the events after `after_seq` that this client missed.
-    "resume" => Resume(ResumeFields),
 }
 
 impl Request {
@@ -193,14 +191,10 @@ pub struct HistoryFields {
     pub before_id: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct ResumeFields {
-    pub after_seq: i64,
-}
-
 /// What the server sends.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[serde(deny_unknown_fields)]
 pub enum ServerFrame {
     /// First frame after authentication.
     Ready {
@@ -359,21 +353,14 @@ impl EventName {
 
 /// `task.delete`'s answer and the `task.deleted` event's data.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TaskDeleted {
     pub task_id: i32,
 }
 
-/// `resume`'s answer.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
-pub struct Resumed {
-    /// Events the replay sent.
-    pub replayed: u64,
-    /// The latest seq; live events continue after it.
-    pub seq: i64,
-}
-
 /// `auth.refresh`'s answer.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Refreshed {
     pub expires_at: Option<i64>,
 }
@@ -395,8 +382,6 @@ enum AckData {
     Conversations(ConversationPage),
     /// conversation.history
     History(History),
-    /// resume
-    Resumed(Resumed),
     /// auth.refresh
     Refreshed(Refreshed),
 }

@@ -12,6 +12,7 @@ use crate::{
     hub::Hub,
     service::Service,
     store::{Store, is_unavailable},
+    ws::Shutdown,
 };
 
 pub struct Application {
@@ -40,6 +41,7 @@ impl Application {
             service: Service::new(store, Hub::new(settings.ws.max_connections_per_user)),
             auth: Authenticator::new(&settings.auth),
             settings,
+            shutdown: Shutdown::default(),
         });
         Ok(Application { listener, state })
     }

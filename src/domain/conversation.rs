@@ -17,6 +17,7 @@ pub type ConversationId = i32;
 pub type MessageId = i32;
 
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Conversation {
     pub id: ConversationId,
     pub user_id: String,
@@ -27,6 +28,7 @@ pub struct Conversation {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     pub id: MessageId,
     pub user_id: String,
@@ -100,6 +102,7 @@ pub struct NewMessage {
 
 /// `message.append`'s answer, and the `message.appended` event's data.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Appended {
     pub conversation: Conversation,
     pub message: Message,
@@ -164,11 +167,13 @@ fn bounded(field: &'static str, value: Option<i64>, default: u64, max: u64) -> R
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConversationPage {
     pub conversations: Vec<Conversation>,
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct History {
     pub conversation: Conversation,
     /// Oldest first.

@@ -14,6 +14,7 @@ pub const LIST_LIMIT_DEFAULT: u64 = 100;
 
 /// A task as clients see it (REST body, WebSocket `data`).
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Task {
     pub id: TaskId,
     pub user_id: String,
@@ -36,9 +37,14 @@ pub type TaskId = i32;
 pub fn parse_task_id(raw: &str) -> Result<TaskId> {
     match raw.trim().parse::<i64>() {
         // A well-formed id out of the column's range cannot name an existing task.
-        Ok(n) => TaskId::try_from(n).map_err(|_| Error::not_found("Task not found")),
+        Ok(n) => parse_task_id_number(n),
         Err(_) => Err(Error::invalid("task_id", "task_id must be an integer")),
     }
+}
+
+/// Reads a task id sent as a JSON number.
+pub fn parse_task_id_number(raw: i64) -> Result<TaskId> {
+    TaskId::try_from(raw).map_err(|_| Error::not_found("Task not found"))
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -360,6 +366,7 @@ impl TryFrom<ListTasksParams> for TaskQuery {
 
 /// One page of a user's tasks.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// All of the user's tasks.

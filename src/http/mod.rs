@@ -19,13 +19,19 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{auth::Authenticator, config::Settings, service::Service};
+use crate::{
+    auth::Authenticator,
+    config::Settings,
+    service::Service,
+    ws::{self, Shutdown},
+};
 
 /// What every handler can reach.
 pub struct State {
     pub service: Service,
     pub auth: Authenticator,
     pub settings: Settings,
+    pub shutdown: Shutdown,
 }
 
 pub type AppState = Arc<State>;
@@ -44,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(health::root))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/ws", get(ws::upgrade))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

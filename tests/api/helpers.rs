@@ -167,7 +167,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub auth: Authenticator,
-    pub db: TestDb,
+    /// Kept so the database lives as long as the server.
+    _db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -219,7 +220,7 @@ pub async fn spawn_with(backend: Backend, options: Options) -> TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
         auth,
-        db,
+        _db: db,
         shutdown: Some(tx),
         server: Some(server),
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, real sockets, real databases.
 
 mod helpers;
+mod ws_client;
 
 mod auth;
 mod cli;
@@ -9,3 +10,4 @@ mod health;
 mod legacy;
 mod tasks;
 mod validation;
+mod ws_smoke;

@@ -1,0 +1,120 @@
+//! `GET /ws`: the handshake (origin, token, per-user cap), then a `session` per socket.
+//!
+//! A token presented at the handshake is checked before the upgrade, so a bad one is
+//! a plain HTTP 401 the browser can see; without one, the socket must send an `auth`
+//! frame first.
+
+mod frames;
+mod session;
+
+use axum::{
+    extract::{
+        RawQuery, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    auth::{Identity, bearer_token},
+    domain::UserId,
+    error::Error,
+    http::{AppState, error::error_body},
+};
+
+pub use session::Shutdown;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(upgrade) = upgrade else {
+        return error_body(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "This endpoint speaks WebSocket: connect with a WebSocket client (e.g. wscat -c ws://host/ws)",
+        );
+    };
+    if !origin_allowed(&headers, &state.settings.allowed_origins) {
+        return Error::Forbidden("Origin not allowed".into()).into_response();
+    }
+    let identity = match handshake_identity(&state, &headers, query.as_deref()) {
+        Ok(identity) => identity,
+        Err(err) => return err.into_response(),
+    };
+    if let Some(identity) = &identity
+        && state.service.hub().is_full(&identity.user_id)
+    {
+        return error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many connections for this user",
+        );
+    }
+    let ws = &state.settings.ws;
+    upgrade
+        // Small buffers: an idle connection should cost kilobytes, not the
+        // library's default 128 KiB read buffer.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(ws.max_frame_bytes * 4 + 64 * 1024)
+        .max_message_size(ws.max_frame_bytes)
+        .max_frame_size(ws.max_frame_bytes)
+        .on_upgrade(move |socket| session::run(socket, state, identity))
+}
+
+/// The identity from the handshake: `Ok(None)` when no token was presented (the
+/// client must send an `auth` frame), an error when one was presented and failed.
+fn handshake_identity(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<Identity>, Error> {
+    // The header wins over the query parameter.
+    let token = match bearer_token(headers)? {
+        Some(token) => Some(token.to_owned()),
+        None => query.and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        }),
+    };
+    match token {
+        Some(token) => state.auth.verify(&token).map(Some),
+        None if state.settings.demo_mode => Ok(Some(Identity {
+            user_id: UserId::demo(),
+            expires_at: None,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// No `Origin` (not a browser), same origin, or on the allow-list.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return headers.get(header::ORIGIN).is_none();
+    };
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (url::Url::parse(origin), host) {
+        (Ok(url), Some(host)) => url.host_str().is_some_and(|origin_host| {
+            let origin_authority = match url.port() {
+                Some(port) => format!("{origin_host}:{port}"),
+                None => origin_host.to_owned(),
+            };
+            origin_authority.eq_ignore_ascii_case(host)
+                || url
+                    .port_or_known_default()
+                    .is_some_and(|p| format!("{origin_host}:{p}").eq_ignore_ascii_case(host))
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,396 @@
+//! One WebSocket connection: authentication, then a reader loop (this task) and a
+//! writer task joined by a bounded queue.
+//!
+//! The reader answers frames one at a time, in order. The writer owns the socket's
+//! sending half; the hub pushes events into the same queue, and a connection whose
+//! queue overflows is closed with 1008 instead of growing the server's memory.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use tokio::{
+    sync::mpsc,
+    time::{Instant, sleep_until, timeout},
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
+
+use super::frames::{self, Connection};
+use crate::{
+    auth::Identity,
+    error::Error,
+    http::AppState,
+    hub::{Outbound, Peer},
+    protocol::{Request, ServerFrame},
+};
+
+/// Close codes of the protocol (design §6).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const AUTH_FAILED: u16 = 4401;
+    pub const AUTH_TIMEOUT: u16 = 4408;
+    pub const TOO_MANY: u16 = 4429;
+}
+
+/// Tells every session to finish and close with 1001, and waits for them.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    sessions: TaskTracker,
+}
+
+impl Shutdown {
+    pub fn begin(&self) {
+        self.token.cancel();
+    }
+
+    /// Waits until every session has closed, or `limit` has passed.
+    pub async fn wait(&self, limit: Duration) -> bool {
+        self.sessions.close();
+        timeout(limit, self.sessions.wait()).await.is_ok()
+    }
+}
+
+/// How long a closing writer may take to send its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>) {
+    let _alive = state.shutdown.sessions.token();
+    let (sink, mut stream) = socket.split();
+    let (outbox, inbox) = mpsc::channel(state.settings.ws.outbound_queue);
+    let too_slow = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(sink, inbox, too_slow.clone()));
+
+    let identity = match identity {
+        Some(identity) => Some(identity),
+        None => authenticate(&state, &mut stream, &outbox).await,
+    };
+    if let Some(identity) = identity {
+        let id = rand::random::<u64>() >> 11; // fits a JSON number exactly
+        let span = tracing::info_span!("ws", user = %identity.user_id, connection = id);
+        let peer = Peer {
+            id,
+            outbox: outbox.clone(),
+            too_slow: too_slow.clone(),
+        };
+        async {
+            match state.service.hub().register(&identity.user_id, peer) {
+                Ok(_registration) => {
+                    tracing::info!("connected");
+                    let mut conn = Connection::new(&state, identity, id);
+                    let reason = serve(&state, &mut conn, &mut stream, &outbox, &too_slow).await;
+                    tracing::info!(reason, "disconnected");
+                }
+                Err(_) => {
+                    let _ = outbox
+                        .send(Outbound::Close(
+                            close::TOO_MANY,
+                            "too many connections for this user",
+                        ))
+                        .await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+    drop(outbox);
+    let _ = timeout(CLOSE_GRACE + Duration::from_secs(1), writer).await;
+}
+
+/// Waits for the first frame of a socket opened without a token: it must be `auth`.
+async fn authenticate(
+    state: &AppState,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    outbox: &mpsc::Sender<Outbound>,
+) -> Option<Identity> {
+    let deadline = Instant::now() + state.settings.ws.auth_timeout;
+    let refuse = async |id: Option<String>, err: Error| {
+        let _ = outbox
+            .send(Outbound::Frame(ServerFrame::error(id, &err).to_text()))
+            .await;
+        let _ = outbox
+            .send(Outbound::Close(close::AUTH_FAILED, "authentication failed"))
+            .await;
+        None
+    };
+    loop {
+        let message = tokio::select! {
+            _ = sleep_until(deadline) => {
+                let _ = outbox.send(Outbound::Close(close::AUTH_TIMEOUT, "no auth frame in time")).await;
+                return None;
+            }
+            _ = state.shutdown.token.cancelled() => {
+                let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
+                return None;
+            }
+            message = stream.next() => message,
+        };
+        let text = match message? {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) => return None,
+            Ok(Message::Binary(_)) => {
+                return refuse(
+                    None,
+                    Error::unauthorized(
+                        "The first frame must be {\"type\": \"auth\", \"token\": …}",
+                    ),
+                )
+                .await;
+            }
+            Err(err) => {
+                read_failed(err, outbox).await;
+                return None;
+            }
+        };
+        let (id, token) = match frames::parse(&text) {
+            Ok((id, Request::Auth(fields))) => (id, fields.token),
+            Ok((id, _)) => {
+                return refuse(
+                    id,
+                    Error::unauthorized(
+                        "Authenticate first: send {\"type\": \"auth\", \"token\": …}",
+                    ),
+                )
+                .await;
+            }
+            Err((id, err)) => return refuse(id, err).await,
+        };
+        let identity = match state.auth.verify(&token) {
+            Ok(identity) => identity,
+            Err(err) => return refuse(id, err).await,
+        };
+        if state.service.hub().is_full(&identity.user_id) {
+            let _ = outbox
+                .send(Outbound::Close(
+                    close::TOO_MANY,
+                    "too many connections for this user",
+                ))
+                .await;
+            return None;
+        }
+        return Some(identity);
+    }
+}
+
+/// The reader loop of an authenticated connection; returns why it ended.
+async fn serve(
+    state: &AppState,
+    conn: &mut Connection,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    outbox: &mpsc::Sender<Outbound>,
+    too_slow: &CancellationToken,
+) -> &'static str {
+    let settings = &state.settings.ws;
+    let ready = match conn.ready(state).await {
+        Ok(frame) => frame,
+        Err(err) => {
+            let _ = outbox
+                .send(Outbound::Frame(ServerFrame::error(None, &err).to_text()))
+                .await;
+            let _ = outbox
+                .send(Outbound::Close(close::INTERNAL, "cannot start the session"))
+                .await;
+            return "ready failed";
+        }
+    };
+    if !deliver(outbox, ready).await {
+        return "slow consumer";
+    }
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
+    let mut last_heard = Instant::now();
+    let mut limiter = RateLimiter::new(settings.rate_per_sec, settings.rate_burst);
+    loop {
+        let expiry = conn.expiry();
+        tokio::select! {
+            biased;
+            _ = too_slow.cancelled() => return "slow consumer",
+            _ = state.shutdown.token.cancelled() => {
+                drain(state, conn, stream, outbox).await;
+                let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
+                return "shutdown";
+            }
+            _ = sleep_until(expiry) => {
+                let frame = ServerFrame::error(None, &Error::TokenExpired).to_text();
+                let _ = outbox.send(Outbound::Frame(frame)).await;
+                let _ = outbox.send(Outbound::Close(close::AUTH_FAILED, "token expired")).await;
+                return "token expired";
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > settings.heartbeat * 2 {
+                    return "silent peer";
+                }
+                if outbox.try_send(Outbound::Ping).is_err() {
+                    too_slow.cancel();
+                }
+            }
+            message = stream.next() => {
+                last_heard = Instant::now();
+                let text = match message {
+                    None | Some(Ok(Message::Close(_))) => return "closed by client",
+                    Some(Err(err)) => {
+                        read_failed(err, outbox).await;
+                        return "read error";
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => None,
+                    Some(Ok(Message::Text(text))) => Some(text),
+                };
+                if let Err(retry_after_ms) = limiter.take() {
+                    if limiter.strikes >= settings.rate_burst {
+                        let _ = outbox.send(Outbound::Close(close::TOO_MANY, "rate limit exceeded")).await;
+                        return "rate limit abuse";
+                    }
+                    let id = text.as_deref().and_then(frames::peek_id);
+                    let frame = ServerFrame::error(id, &Error::RateLimited { retry_after_ms });
+                    if !deliver(outbox, frame.to_text()).await {
+                        return "slow consumer";
+                    }
+                    continue;
+                }
+                let reply = match text {
+                    Some(text) => frames::handle(state, conn, &text).await,
+                    None => ServerFrame::error(None, &Error::BadFrame("Binary frames are not supported: send JSON text".into())).to_text(),
+                };
+                if !deliver(outbox, reply).await {
+                    return "slow consumer";
+                }
+            }
+        }
+    }
+}
+
+/// Answers the frames that already arrived when shutdown began.
+async fn drain(
+    state: &AppState,
+    conn: &mut Connection,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    outbox: &mpsc::Sender<Outbound>,
+) {
+    const QUIET: Duration = Duration::from_millis(100);
+    while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, stream.next()).await {
+        let reply = frames::handle(state, conn, &text).await;
+        if !deliver(outbox, reply).await {
+            return;
+        }
+    }
+}
+
+/// Queues an answer; false when the queue is full (the peer does not read).
+async fn deliver(outbox: &mpsc::Sender<Outbound>, frame: axum::extract::ws::Utf8Bytes) -> bool {
+    outbox.try_send(Outbound::Frame(frame)).is_ok()
+}
+
+/// A read error: a frame over the size limit closes with 1009; anything else has
+/// already broken the connection.
+async fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>) {
+    let too_big = err
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    if too_big {
+        let _ = outbox
+            .send(Outbound::Close(close::TOO_BIG, "frame too large"))
+            .await;
+    }
+}
+
+/// Sends queued frames in order until the queue closes or the peer proves too slow.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut inbox: mpsc::Receiver<Outbound>,
+    too_slow: CancellationToken,
+) {
+    let mut last_event_seq = 0;
+    let mut closing = None;
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = too_slow.cancelled() => {
+                closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
+                break;
+            }
+            item = inbox.recv() => item,
+        };
+        let message = match item {
+            None => break,
+            Some(Outbound::Close(code, reason)) => {
+                closing = Some((code, reason));
+                break;
+            }
+            Some(Outbound::Frame(frame)) => Message::Text(frame),
+            Some(Outbound::Event { seq, frame }) => {
+                // Never the same event twice on one connection.
+                if seq <= last_event_seq {
+                    continue;
+                }
+                last_event_seq = seq;
+                Message::Text(frame)
+            }
+            Some(Outbound::Ping) => Message::Ping(Default::default()),
+        };
+        tokio::select! {
+            biased;
+            _ = too_slow.cancelled() => {
+                closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
+                break;
+            }
+            sent = sink.send(message) => if sent.is_err() { return },
+        }
+    }
+    let finish = async {
+        if let Some((code, reason)) = closing {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    };
+    let _ = timeout(CLOSE_GRACE, finish).await;
+}
+
+/// A token bucket per connection: `burst` requests at once, `rate` per second after.
+struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+    /// Requests refused in a row; sustained abuse closes the socket.
+    strikes: u32,
+}
+
+impl RateLimiter {
+    fn new(rate: u32, burst: u32) -> Self {
+        RateLimiter {
+            rate: rate as f64,
+            burst: burst as f64,
+            tokens: burst as f64,
+            refilled: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    /// Takes a token, or says how many milliseconds until one is there.
+    fn take(&mut self) -> Result<(), u64> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            Ok(())
+        } else {
+            self.strikes += 1;
+            Err((((1.0 - self.tokens) / self.rate) * 1000.0).ceil() as u64)
+        }
+    }
+}
