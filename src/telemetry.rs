@@ -5,8 +5,23 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt};
 
+/// Crates whose debug/trace logs print raw headers or frame payloads, which carry
+/// tokens (`Authorization`, `?token=`, the `auth` frame). They stay at `info` whatever
+/// `RUST_LOG` says, so no log line ever holds a secret.
+const NEVER_VERBOSE: [&str; 5] = [
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "tungstenite=info",
+    "tokio_tungstenite=info",
+];
+
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    for directive in NEVER_VERBOSE {
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
+    }
     // Ignore the error of a second init (tests start many servers in one process).
     let _ = fmt()
         .with_env_filter(filter)

@@ -79,7 +79,7 @@ impl Connection {
 }
 
 /// Reads a frame's envelope: a JSON object with a string `type` and an `id` of 1 to
-/// 64 characters (optional on `ping`); then the fields of its type.
+/// 64 characters (optional on `ping` and `auth`); then the fields of its type.
 pub fn parse(
     text: &str,
 ) -> std::result::Result<(Option<String>, Request), (Option<String>, Error)> {
@@ -98,7 +98,8 @@ pub fn parse(
         }
         Some(Value::String(_)) => return Err(bad("\"id\" must be 1 to 64 characters")),
         Some(_) => return Err(bad("\"id\" must be a string")),
-        None if kind == "ping" => None,
+        // `ping` may come without an id (and gets a pong without one); so may `auth`.
+        None if kind == "ping" || kind == "auth" => None,
         None => {
             return Err(bad(
                 "A request needs an \"id\" (a string of 1 to 64 characters)",
@@ -132,11 +133,7 @@ pub async fn handle(state: &AppState, conn: &mut Connection, text: &str) -> Utf8
         }
     };
     let kind = request.kind();
-    let answer = match id.clone() {
-        // Only a ping may come without an id, and it gets a pong without one.
-        None => Ok(Answer::Pong),
-        Some(_) => dispatch(state, conn, request).await,
-    };
+    let answer = dispatch(state, conn, request).await;
     let outcome = match &answer {
         Ok(_) => "ok",
         Err(err) => err.code(),
