@@ -120,7 +120,10 @@ fn print_banner(app: &Application) {
     println!("taskwire {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  database: {}", settings.database.url);
     println!("  health:   curl {base}/health");
-    println!("  live:     ws://{host}:{}/ws (protocol: protocol/README.md)", addr.port());
+    println!(
+        "  live:     ws://{host}:{}/ws (protocol: protocol/README.md)",
+        addr.port()
+    );
     if settings.auth.secret_generated {
         let user = UserId::parse("dev-user").expect("a literal user id");
         let token = state.auth.mint(&user, Duration::from_secs(24 * 3600));
@@ -142,8 +145,13 @@ fn print_banner(app: &Application) {
             "  curl {base}{}/dev-user/tasks -H \"Authorization: Bearer $TOKEN\"",
             settings.api_prefix
         );
-        println!("  wscat -c ws://{host}:{}/ws -H \"Authorization: Bearer $TOKEN\"", addr.port());
-        println!("  (then send: {{\"type\": \"task.create\", \"id\": \"1\", \"title\": \"Buy milk\"}})");
+        println!(
+            "  wscat -c ws://{host}:{}/ws -H \"Authorization: Bearer $TOKEN\"",
+            addr.port()
+        );
+        println!(
+            "  (then send: {{\"type\": \"task.create\", \"id\": \"1\", \"title\": \"Buy milk\"}})"
+        );
     } else {
         println!("  a token for testing: taskwire token --user <user-id>");
     }

@@ -56,20 +56,41 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves. Then it stops accepting, lets requests in
+    /// flight finish, has every WebSocket answer what it received and close with 1001,
+    /// and returns within `SHUTDOWN_TIMEOUT_SECS`.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = http::router(self.state.clone());
-        axum::serve(
+        let sessions = self.state.shutdown.clone();
+        let signal = async move {
+            shutdown.await;
+            sessions.begin();
+        };
+        let limit = self.state.settings.shutdown_timeout;
+        let server = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        .with_graceful_shutdown(signal);
+        let stopped = tokio::time::timeout(limit, async {
+            server.await?;
+            if !self.state.shutdown.wait(limit).await {
+                tracing::warn!("some WebSocket sessions did not close in time");
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        if stopped.is_err() {
+            tracing::warn!(
+                ?limit,
+                "graceful shutdown timed out; dropping the remaining connections"
+            );
+        }
         self.state.service.store().close().await;
-        Ok(())
+        stopped.unwrap_or(Ok(()))
     }
 }
 

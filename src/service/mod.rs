@@ -13,13 +13,14 @@ use std::{
     sync::Arc,
 };
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     domain::{UserId, time},
     error::{Error, Result},
-    hub::{ConnectionId, Event, Hub},
+    hub::{ConnectionId, Event, Hub, Outbound, Peer, Registration},
     protocol::EventName,
     store::{Store, Tx},
 };
@@ -46,6 +47,15 @@ impl Actor {
 pub struct Committed<T> {
     pub value: T,
     pub seq: i64,
+}
+
+/// Why a connection could not join.
+#[derive(Debug)]
+pub enum JoinError {
+    /// The user is at `MAX_CONNECTIONS_PER_USER`.
+    AtCapacity,
+    /// The database could not say the user's latest `seq`.
+    Failed(Error),
 }
 
 /// Number of locks that order one user's changes on this instance.
@@ -80,9 +90,35 @@ impl Service {
         &self.hub
     }
 
-    /// The latest event `seq` of the user.
-    pub async fn latest_seq(&self, user: &UserId) -> Result<i64> {
-        self.store.latest_seq(user).await
+    /// Adds a live connection to the hub and queues its `ready` frame, built from the
+    /// user's latest `seq`. The user's changes wait meanwhile, so the connection gets
+    /// every event after that `seq`, and none before `ready`.
+    pub async fn join(
+        &self,
+        user: &UserId,
+        peer: Peer,
+        ready: impl FnOnce(i64) -> Utf8Bytes,
+    ) -> std::result::Result<Registration, JoinError> {
+        let _turn = self.write_lock(user).await;
+        let seq = self
+            .store
+            .latest_seq(user)
+            .await
+            .map_err(JoinError::Failed)?;
+        let outbox = peer.outbox.clone();
+        let registration = self
+            .hub
+            .register(user, peer)
+            .map_err(|_| JoinError::AtCapacity)?;
+        // A fresh queue has room for its first frame.
+        let _ = outbox.try_send(Outbound::Frame(ready(seq)));
+        Ok(registration)
+    }
+
+    /// Holds the user's turn to change data on this instance.
+    async fn write_lock(&self, user: &UserId) -> MutexGuard<'_, ()> {
+        let stripe = self.hasher.hash_one(user) as usize % WRITE_LOCKS;
+        self.write_locks[stripe].lock().await
     }
 
     /// Runs `write` in a transaction, records its result as event `name`, commits,
@@ -93,8 +129,7 @@ impl Service {
         name: EventName,
         write: impl AsyncFnOnce(&mut Tx) -> Result<T>,
     ) -> Result<Committed<T>> {
-        let stripe = self.hasher.hash_one(&actor.user) as usize % WRITE_LOCKS;
-        let _turn = self.write_locks[stripe].lock().await;
+        let _turn = self.write_lock(&actor.user).await;
         let mut tx = self.store.begin().await?;
         let value = write(&mut tx).await?;
         let data = serde_json::to_value(&value).map_err(|e| Error::Internal(e.into()))?;

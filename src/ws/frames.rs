@@ -39,7 +39,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(_state: &AppState, identity: Identity, id: ConnectionId) -> Self {
+    pub fn new(identity: Identity, id: ConnectionId) -> Self {
         Connection {
             actor: Actor {
                 user: identity.user_id,
@@ -49,11 +49,13 @@ impl Connection {
         }
     }
 
-    /// The `ready` frame. Read after the connection joined the hub, so no event
-    /// committed after this `seq` can be missed.
-    pub async fn ready(&self, state: &AppState) -> Result<Utf8Bytes> {
-        let seq = state.service.latest_seq(&self.actor.user).await?;
-        Ok(ServerFrame::Ready {
+    pub fn user(&self) -> &crate::domain::UserId {
+        &self.actor.user
+    }
+
+    /// The `ready` frame, with the user's latest `seq` when the connection joined.
+    pub fn ready_frame(&self, state: &AppState, seq: i64) -> Utf8Bytes {
+        ServerFrame::Ready {
             user_id: self.actor.user.to_string(),
             connection_id: self.actor.connection.unwrap_or_default().to_string(),
             seq,
@@ -61,7 +63,7 @@ impl Connection {
             expires_at: self.expires_at,
             server: concat!("taskwire/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
-        .to_text())
+        .to_text()
     }
 
     /// When the token runs out (far in the future without one).

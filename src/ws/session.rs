@@ -23,6 +23,7 @@ use crate::{
     http::AppState,
     hub::{Outbound, Peer},
     protocol::{Request, ServerFrame},
+    service::JoinError,
 };
 
 /// Close codes of the protocol (design §6).
@@ -78,18 +79,33 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
             too_slow: too_slow.clone(),
         };
         async {
-            match state.service.hub().register(&identity.user_id, peer) {
+            let mut conn = Connection::new(identity, id);
+            let user = conn.user().clone();
+            match state
+                .service
+                .join(&user, peer, |seq| conn.ready_frame(&state, seq))
+                .await
+            {
                 Ok(_registration) => {
                     tracing::info!("connected");
-                    let mut conn = Connection::new(&state, identity, id);
                     let reason = serve(&state, &mut conn, &mut stream, &outbox, &too_slow).await;
                     tracing::info!(reason, "disconnected");
                 }
-                Err(_) => {
+                Err(JoinError::AtCapacity) => {
                     let _ = outbox
                         .send(Outbound::Close(
                             close::TOO_MANY,
                             "too many connections for this user",
+                        ))
+                        .await;
+                }
+                Err(JoinError::Failed(err)) => {
+                    let frame = ServerFrame::error(None, &err).to_text();
+                    let _ = outbox.send(Outbound::Frame(frame)).await;
+                    let _ = outbox
+                        .send(Outbound::Close(
+                            close::INTERNAL,
+                            "cannot start the session; reconnect later",
                         ))
                         .await;
                 }
@@ -187,21 +203,6 @@ async fn serve(
     too_slow: &CancellationToken,
 ) -> &'static str {
     let settings = &state.settings.ws;
-    let ready = match conn.ready(state).await {
-        Ok(frame) => frame,
-        Err(err) => {
-            let _ = outbox
-                .send(Outbound::Frame(ServerFrame::error(None, &err).to_text()))
-                .await;
-            let _ = outbox
-                .send(Outbound::Close(close::INTERNAL, "cannot start the session"))
-                .await;
-            return "ready failed";
-        }
-    };
-    if !deliver(outbox, ready).await {
-        return "slow consumer";
-    }
     let mut heartbeat =
         tokio::time::interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
     let mut last_heard = Instant::now();
@@ -212,7 +213,7 @@ async fn serve(
             biased;
             _ = too_slow.cancelled() => return "slow consumer",
             _ = state.shutdown.token.cancelled() => {
-                drain(state, conn, stream, outbox).await;
+                drain(state, conn, stream, outbox, too_slow).await;
                 let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
                 return "shutdown";
             }
@@ -243,13 +244,13 @@ async fn serve(
                     Some(Ok(Message::Text(text))) => Some(text),
                 };
                 if let Err(retry_after_ms) = limiter.take() {
-                    if limiter.strikes >= settings.rate_burst {
+                    if limiter.strikes >= settings.rate_burst.saturating_mul(2) {
                         let _ = outbox.send(Outbound::Close(close::TOO_MANY, "rate limit exceeded")).await;
                         return "rate limit abuse";
                     }
                     let id = text.as_deref().and_then(frames::peek_id);
                     let frame = ServerFrame::error(id, &Error::RateLimited { retry_after_ms });
-                    if !deliver(outbox, frame.to_text()).await {
+                    if !deliver(outbox, frame.to_text(), too_slow).await {
                         return "slow consumer";
                     }
                     continue;
@@ -258,7 +259,7 @@ async fn serve(
                     Some(text) => frames::handle(state, conn, &text).await,
                     None => ServerFrame::error(None, &Error::BadFrame("Binary frames are not supported: send JSON text".into())).to_text(),
                 };
-                if !deliver(outbox, reply).await {
+                if !deliver(outbox, reply, too_slow).await {
                     return "slow consumer";
                 }
             }
@@ -272,19 +273,29 @@ async fn drain(
     conn: &mut Connection,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     outbox: &mpsc::Sender<Outbound>,
+    too_slow: &CancellationToken,
 ) {
     const QUIET: Duration = Duration::from_millis(100);
     while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, stream.next()).await {
         let reply = frames::handle(state, conn, &text).await;
-        if !deliver(outbox, reply).await {
+        if !deliver(outbox, reply, too_slow).await {
             return;
         }
     }
 }
 
-/// Queues an answer; false when the queue is full (the peer does not read).
-async fn deliver(outbox: &mpsc::Sender<Outbound>, frame: axum::extract::ws::Utf8Bytes) -> bool {
-    outbox.try_send(Outbound::Frame(frame)).is_ok()
+/// Queues an answer; false when the queue is full (the peer does not read), and
+/// then the writer closes the socket with 1008.
+async fn deliver(
+    outbox: &mpsc::Sender<Outbound>,
+    frame: axum::extract::ws::Utf8Bytes,
+    too_slow: &CancellationToken,
+) -> bool {
+    let queued = outbox.try_send(Outbound::Frame(frame)).is_ok();
+    if !queued {
+        too_slow.cancel();
+    }
+    queued
 }
 
 /// A read error: a frame over the size limit closes with 1009; anything else has
@@ -363,7 +374,7 @@ struct RateLimiter {
     burst: f64,
     tokens: f64,
     refilled: Instant,
-    /// Requests refused in a row; sustained abuse closes the socket.
+    /// Requests refused in a row; twice the burst of them closes the socket (4429).
     strikes: u32,
 }
 
