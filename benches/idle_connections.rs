@@ -21,7 +21,8 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::H
 const SECRET: &str = "bench-secret";
 
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -30,7 +31,11 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::main]
@@ -45,7 +50,10 @@ async fn main() {
         .env_clear()
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bench.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        )
         .env("BETTER_AUTH_SECRET", SECRET)
         .env("MAX_CONNECTIONS_PER_USER", "0")
         .env("RUST_LOG", "warn")
@@ -69,14 +77,20 @@ async fn main() {
     // Warm the server up with one connection, so one-time allocations are not counted.
     let url = format!("ws://127.0.0.1:{port}/ws");
     let connect = |user: String| {
-        let token = auth.mint(&taskwire::domain::UserId::parse(&user).unwrap(), Duration::from_secs(3600));
+        let token = auth.mint(
+            &taskwire::domain::UserId::parse(&user).unwrap(),
+            Duration::from_secs(3600),
+        );
         let url = url.clone();
         async move {
             let mut request = url.into_client_request().unwrap();
-            request
-                .headers_mut()
-                .insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
-            let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+            request.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+            let (mut ws, _) = tokio_tungstenite::connect_async(request)
+                .await
+                .expect("connect");
             match ws.next().await {
                 Some(Ok(Message::Text(t))) if t.contains("\"ready\"") => ws,
                 other => panic!("expected ready, got {other:?}"),
@@ -90,7 +104,10 @@ async fn main() {
     let started = Instant::now();
     let mut sockets = Vec::with_capacity(connections);
     for batch in (0..connections).collect::<Vec<_>>().chunks(100) {
-        let opened = futures_util::future::join_all(batch.iter().map(|i| connect(format!("user-{}", i % 100)))).await;
+        let opened = futures_util::future::join_all(
+            batch.iter().map(|i| connect(format!("user-{}", i % 100))),
+        )
+        .await;
         sockets.extend(opened);
     }
     let opened_in = started.elapsed();

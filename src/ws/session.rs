@@ -374,7 +374,8 @@ struct RateLimiter {
     burst: f64,
     tokens: f64,
     refilled: Instant,
-    /// Requests refused in a row; twice the burst of them closes the socket (4429).
+    /// Refusals not yet paid back by accepted requests; twice the burst of them
+    /// closes the socket (4429).
     strikes: u32,
 }
 
@@ -397,7 +398,9 @@ impl RateLimiter {
         self.refilled = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            self.strikes = 0;
+            // A frame let through pays back one refusal: a client that slows down
+            // recovers, one that keeps sending far over the rate keeps accruing.
+            self.strikes = self.strikes.saturating_sub(1);
             Ok(())
         } else {
             self.strikes += 1;

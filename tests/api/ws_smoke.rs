@@ -33,4 +33,3 @@ async fn create_is_acked_and_fanned_out(backend: Backend) {
     tab1.assert_silent(std::time::Duration::from_millis(100))
         .await;
 }
-
