@@ -89,7 +89,7 @@ async fn not_found() -> impl IntoResponse {
 async fn method_not_allowed() -> impl IntoResponse {
     error::error_body(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        "invalid",
         "Method Not Allowed",
     )
 }

@@ -34,7 +34,7 @@ pub async fn upgrade(
     let Ok(upgrade) = upgrade else {
         return error_body(
             StatusCode::UPGRADE_REQUIRED,
-            "upgrade_required",
+            "invalid",
             "This endpoint speaks WebSocket: connect with a WebSocket client (e.g. wscat -c ws://host/ws)",
         );
     };

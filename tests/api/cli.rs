@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use sqlx::{Connection, Row};
 
-use crate::helpers::{Backend, Options, spawn_with};
+use crate::helpers::{Backend, Options, free_port, spawn_with};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -258,14 +258,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

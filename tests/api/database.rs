@@ -6,63 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use taskwire::config::DatabaseUrl;
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::watch,
-};
 
-use crate::helpers::{Backend, Options, TestApp, pg_options, spawn_with};
-
-/// What the proxy in front of PostgreSQL does with connections.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Link {
-    Up,
-    /// Refuses: every connection is closed at once, like a stopped server.
-    Down,
-    /// Swallows: connections are accepted and never answered, like a hung server.
-    Hang,
-}
-
-/// A TCP proxy to the test PostgreSQL that a test can cut or hang.
-struct DbProxy {
-    port: u16,
-    link: watch::Sender<Link>,
-}
-
-impl DbProxy {
-    async fn start(target: (String, u16)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (link, _) = watch::channel(Link::Up);
-        let watcher = link.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut state = watcher.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let mode = *state.borrow_and_update();
-                    if mode == Link::Up {
-                        let Ok(mut server) = TcpStream::connect(target).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            // Any change of link kills the connections made while it was up.
-                            _ = state.changed() => {}
-                        }
-                    } else if mode == Link::Hang {
-                        let _ = state.changed().await;
-                    }
-                });
-            }
-        });
-        DbProxy { port, link }
-    }
-
-    fn set(&self, link: Link) {
-        self.link.send_replace(link);
-    }
-}
+use crate::helpers::{Backend, DbProxy, Link, Options, TestApp, pg_options, spawn_with};
 
 async fn health(app: &TestApp) -> (Value, Duration) {
     let started = Instant::now();

@@ -14,9 +14,21 @@ use taskwire::{
     domain::UserId,
     startup::Application,
 };
-use tokio::sync::oneshot;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{oneshot, watch},
+};
 
 pub const SECRET: &str = "test-secret-for-taskwire";
+
+/// A port nobody listens on right now, for a server started as a separate process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// Generates one `#[tokio::test]` per backend for each listed `async fn(Backend)`.
 #[macro_export]
@@ -343,5 +355,56 @@ impl Response {
             json!(message),
             "detail repeats message"
         );
+    }
+}
+
+/// What the proxy in front of PostgreSQL does with connections.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Link {
+    Up,
+    /// Refuses: every connection is closed at once, like a stopped server.
+    Down,
+    /// Swallows: connections are accepted and never answered, like a hung server.
+    Hang,
+}
+
+/// A TCP proxy to the test PostgreSQL that a test can cut or hang.
+pub struct DbProxy {
+    pub port: u16,
+    link: watch::Sender<Link>,
+}
+
+impl DbProxy {
+    pub async fn start(target: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (link, _) = watch::channel(Link::Up);
+        let watcher = link.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = watcher.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let mode = *state.borrow_and_update();
+                    if mode == Link::Up {
+                        let Ok(mut server) = TcpStream::connect(target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            // Any change of link kills the connections made while it was up.
+                            _ = state.changed() => {}
+                        }
+                    } else if mode == Link::Hang {
+                        let _ = state.changed().await;
+                    }
+                });
+            }
+        });
+        DbProxy { port, link }
+    }
+
+    pub fn set(&self, link: Link) {
+        self.link.send_replace(link);
     }
 }

@@ -17,15 +17,9 @@ use taskwire::{
 };
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
-const SECRET: &str = "log-test-secret";
+use crate::helpers::free_port;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const SECRET: &str = "log-test-secret";
 
 #[tokio::test]
 async fn tokens_never_appear_in_logs() {

@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::{
-    net::{TcpListener, TcpSocket, TcpStream},
+    net::{TcpSocket, TcpStream},
     sync::watch,
 };
 use tokio_tungstenite::{
@@ -16,7 +16,9 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::{Backend, Options, TestApp, TestDb, pg_options, spawn_app, spawn_with};
+use crate::helpers::{
+    Backend, DbProxy, Link, Options, TestApp, TestDb, pg_options, spawn_app, spawn_with,
+};
 use crate::on_both_backends;
 use crate::ws_client::{Handshake, WAIT, WsClient, req};
 
@@ -730,7 +732,7 @@ async fn database_down_is_unavailable_and_the_socket_recovers() {
         .await;
     assert_ack(&ack, "c1", 1);
 
-    proxy.set(false);
+    proxy.set(Link::Down);
     let answer = ws
         .request(req("task.create", "c2", json!({"title": "during"})))
         .await;
@@ -739,7 +741,7 @@ async fn database_down_is_unavailable_and_the_socket_recovers() {
     // No ack follows, and the socket is still open.
     assert_alive(&mut ws, "unavailable").await;
 
-    proxy.set(true);
+    proxy.set(Link::Up);
     let deadline = Instant::now() + Duration::from_secs(20);
     let ack = loop {
         // A retry after `unavailable` is processed afresh, even with the same id.
@@ -756,46 +758,6 @@ async fn database_down_is_unavailable_and_the_socket_recovers() {
     assert_ack(&ack, "c2", 2);
     let list = ws.request(req("task.list", "l1", json!({}))).await;
     assert_eq!(list["data"]["total_count"], 2, "{list}");
-}
-
-/// A TCP proxy to the test PostgreSQL that can be cut (as in `database.rs`).
-struct DbProxy {
-    port: u16,
-    up: watch::Sender<bool>,
-}
-
-impl DbProxy {
-    async fn start(target: (String, u16)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (up, _) = watch::channel(true);
-        let watcher = up.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut state = watcher.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    // Down: the connection is closed at once, like a stopped server.
-                    if !*state.borrow_and_update() {
-                        return;
-                    }
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        // Cutting the link kills the connections made while it was up.
-                        _ = state.changed() => {}
-                    }
-                });
-            }
-        });
-        DbProxy { port, up }
-    }
-
-    fn set(&self, up: bool) {
-        self.up.send_replace(up);
-    }
 }
 
 /// A bare WebSocket client, for what `WsClient` hides: the server's pings, a

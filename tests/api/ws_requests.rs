@@ -574,12 +574,7 @@ async fn plain_get_without_upgrade_is_426(backend: Backend) {
     let res = app.http.get(app.url("/ws")).send().await.unwrap();
     let res = Response::from(res).await;
 
-    assert_eq!(res.status, 426, "{}", res.text);
-    assert_eq!(res.body["success"], false, "{}", res.text);
-    assert!(res.body["error"].is_string(), "{}", res.text);
-    let message = res.body["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "{}", res.text);
-    assert_eq!(res.body["detail"], message);
+    res.assert_error(426, "invalid");
 }
 
 async fn auth_frame_on_an_authenticated_socket_is_invalid(backend: Backend) {
