@@ -102,7 +102,10 @@ impl Authenticator {
             .ok_or_else(|| Error::unauthorized("Invalid token: no user id in sub, userId or id"))?;
         Ok(Identity {
             user_id,
-            expires_at: claims.get("exp").and_then(Value::as_i64),
+            // `exp` was checked above; some issuers write it as a float.
+            expires_at: claims
+                .get("exp")
+                .and_then(|exp| exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))),
         })
     }
 

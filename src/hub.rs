@@ -40,8 +40,9 @@ pub struct Peer {
     pub id: ConnectionId,
     /// Bounded: when it is full the peer is a slow consumer and gets closed.
     pub outbox: mpsc::Sender<Outbound>,
-    /// Cancelled to make the connection close with 1008 (policy: too slow).
-    pub too_slow: CancellationToken,
+    /// Cancelled to end the connection at once: its queue overflowed (a slow
+    /// consumer, closed with 1008) or its socket failed.
+    pub evict: CancellationToken,
 }
 
 /// Live connections per user.
@@ -105,7 +106,7 @@ impl Hub {
             };
             if let Err(mpsc::error::TrySendError::Full(_)) = peer.outbox.try_send(item) {
                 tracing::warn!(user = %user, connection = peer.id, "slow consumer: closing");
-                peer.too_slow.cancel();
+                peer.evict.cancel();
             }
         }
     }

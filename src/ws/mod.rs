@@ -57,10 +57,11 @@ pub async fn upgrade(
     let ws = &state.settings.ws;
     upgrade
         // Small buffers: an idle connection should cost kilobytes, not the
-        // library's default 128 KiB read buffer.
+        // library's default 128 KiB each way. Outgoing frames are written as they
+        // come (no size cap: a long history ack may be large); the bounded
+        // outbound queue is what limits memory for a slow reader.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .max_write_buffer_size(ws.max_frame_bytes * 4 + 64 * 1024)
         .max_message_size(ws.max_frame_bytes)
         .max_frame_size(ws.max_frame_bytes)
         .on_upgrade(move |socket| session::run(socket, state, identity))

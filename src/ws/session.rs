@@ -63,8 +63,8 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
     let _alive = state.shutdown.sessions.token();
     let (sink, mut stream) = socket.split();
     let (outbox, inbox) = mpsc::channel(state.settings.ws.outbound_queue);
-    let too_slow = CancellationToken::new();
-    let writer = tokio::spawn(write_loop(sink, inbox, too_slow.clone()));
+    let evict = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(sink, inbox, evict.clone()));
 
     let identity = match identity {
         Some(identity) => Some(identity),
@@ -76,7 +76,7 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
         let peer = Peer {
             id,
             outbox: outbox.clone(),
-            too_slow: too_slow.clone(),
+            evict: evict.clone(),
         };
         async {
             let mut conn = Connection::new(identity, id);
@@ -88,7 +88,7 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
             {
                 Ok(_registration) => {
                     tracing::info!("connected");
-                    let reason = serve(&state, &mut conn, &mut stream, &outbox, &too_slow).await;
+                    let reason = serve(&state, &mut conn, &mut stream, &outbox, &evict).await;
                     tracing::info!(reason, "disconnected");
                 }
                 Err(JoinError::AtCapacity) => {
@@ -200,7 +200,7 @@ async fn serve(
     conn: &mut Connection,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     outbox: &mpsc::Sender<Outbound>,
-    too_slow: &CancellationToken,
+    evict: &CancellationToken,
 ) -> &'static str {
     let settings = &state.settings.ws;
     let mut heartbeat =
@@ -211,9 +211,9 @@ async fn serve(
         let expiry = conn.expiry();
         tokio::select! {
             biased;
-            _ = too_slow.cancelled() => return "slow consumer",
+            _ = evict.cancelled() => return "slow consumer",
             _ = state.shutdown.token.cancelled() => {
-                drain(state, conn, stream, outbox, too_slow).await;
+                drain(state, conn, stream, outbox, evict).await;
                 let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
                 return "shutdown";
             }
@@ -228,7 +228,7 @@ async fn serve(
                     return "silent peer";
                 }
                 if outbox.try_send(Outbound::Ping).is_err() {
-                    too_slow.cancel();
+                    evict.cancel();
                 }
             }
             message = stream.next() => {
@@ -250,7 +250,7 @@ async fn serve(
                     }
                     let id = text.as_deref().and_then(frames::peek_id);
                     let frame = ServerFrame::error(id, &Error::RateLimited { retry_after_ms });
-                    if !deliver(outbox, frame.to_text(), too_slow).await {
+                    if !deliver(outbox, frame.to_text(), evict).await {
                         return "slow consumer";
                     }
                     continue;
@@ -259,7 +259,7 @@ async fn serve(
                     Some(text) => frames::handle(state, conn, &text).await,
                     None => ServerFrame::error(None, &Error::BadFrame("Binary frames are not supported: send JSON text".into())).to_text(),
                 };
-                if !deliver(outbox, reply, too_slow).await {
+                if !deliver(outbox, reply, evict).await {
                     return "slow consumer";
                 }
             }
@@ -273,12 +273,12 @@ async fn drain(
     conn: &mut Connection,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     outbox: &mpsc::Sender<Outbound>,
-    too_slow: &CancellationToken,
+    evict: &CancellationToken,
 ) {
     const QUIET: Duration = Duration::from_millis(100);
     while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, stream.next()).await {
         let reply = frames::handle(state, conn, &text).await;
-        if !deliver(outbox, reply, too_slow).await {
+        if !deliver(outbox, reply, evict).await {
             return;
         }
     }
@@ -289,11 +289,11 @@ async fn drain(
 async fn deliver(
     outbox: &mpsc::Sender<Outbound>,
     frame: axum::extract::ws::Utf8Bytes,
-    too_slow: &CancellationToken,
+    evict: &CancellationToken,
 ) -> bool {
     let queued = outbox.try_send(Outbound::Frame(frame)).is_ok();
     if !queued {
-        too_slow.cancel();
+        evict.cancel();
     }
     queued
 }
@@ -316,14 +316,14 @@ async fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>) {
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut inbox: mpsc::Receiver<Outbound>,
-    too_slow: CancellationToken,
+    evict: CancellationToken,
 ) {
     let mut last_event_seq = 0;
     let mut closing = None;
     loop {
         let item = tokio::select! {
             biased;
-            _ = too_slow.cancelled() => {
+            _ = evict.cancelled() => {
                 closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
                 break;
             }
@@ -348,11 +348,17 @@ async fn write_loop(
         };
         tokio::select! {
             biased;
-            _ = too_slow.cancelled() => {
+            _ = evict.cancelled() => {
                 closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
                 break;
             }
-            sent = sink.send(message) => if sent.is_err() { return },
+            sent = sink.send(message) => {
+                if sent.is_err() {
+                    // The socket is gone: end the session too.
+                    evict.cancel();
+                    return;
+                }
+            }
         }
     }
     let finish = async {

@@ -33,3 +33,39 @@ async fn create_is_acked_and_fanned_out(backend: Backend) {
     tab1.assert_silent(std::time::Duration::from_millis(100))
         .await;
 }
+
+on_both_backends!(a_large_ack_is_delivered_whole);
+
+/// An answer far larger than the frame limit on requests (here ~600 KB of history)
+/// still reaches the client: the limit is on what clients send, not on what they read.
+async fn a_large_ack_is_delivered_whole(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (mut ws, _) = app.ws("alice").await;
+    let content = "x".repeat(20_000);
+    let first = ws
+        .request(req("message.append", "m0", json!({"content": content})))
+        .await;
+    let conversation_id = first["data"]["conversation"]["id"].clone();
+    for i in 1..30 {
+        let ack = ws
+            .request(req(
+                "message.append",
+                &format!("m{i}"),
+                json!({"content": content, "conversation_id": conversation_id}),
+            ))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    let history = ws
+        .request(req(
+            "conversation.history",
+            "h",
+            json!({"conversation_id": conversation_id, "limit": 50}),
+        ))
+        .await;
+    assert_eq!(history["type"], "ack", "{history}");
+    assert_eq!(history["data"]["messages"].as_array().unwrap().len(), 30);
+    assert_eq!(history["data"]["has_more"], false);
+    let pong = ws.request(req("ping", "p", json!({}))).await;
+    assert_eq!(pong["type"], "pong");
+}
