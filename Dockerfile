@@ -4,8 +4,9 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # Dependencies first, so code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked 2>/dev/null || true
+RUN mkdir -p src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/idle_connections.rs \
+    && cargo build --release --locked --bin taskwire
 COPY . .
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin taskwire
 

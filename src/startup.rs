@@ -25,13 +25,24 @@ impl Application {
     /// yet does not stop the server: it serves 503s and migrates once it answers.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = Store::connect_lazy(&settings.database)?;
-        match store.migrate().await {
-            Ok(()) => {}
-            Err(sqlx::migrate::MigrateError::Execute(err)) if is_unavailable(&err) => {
-                tracing::warn!(error = %err, "database unreachable at startup; serving 503s until it answers");
-                tokio::spawn(migrate_when_reachable(store.clone()));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match store.migrate().await {
+                Ok(()) => break,
+                Err(sqlx::migrate::MigrateError::Execute(err)) if is_unavailable(&err) => {
+                    tracing::warn!(error = %err, "database unreachable at startup; serving 503s until it answers");
+                    tokio::spawn(migrate_when_reachable(store.clone()));
+                    break;
+                }
+                // SQLite has no migration lock: an instance starting at the same moment
+                // may have applied the same migration first. The next attempt sees it.
+                Err(err) if attempts < 3 => {
+                    tracing::debug!(error = %err, "migration attempt failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => anyhow::bail!("cannot apply database migrations: {err}"),
             }
-            Err(err) => anyhow::bail!("cannot apply database migrations: {err}"),
         }
         let address = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(address)

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use taskwire::config::DatabaseUrl;
 
-use crate::helpers::{Backend, DbProxy, Link, Options, TestApp, pg_options, spawn_with};
+use crate::helpers::{Backend, DbProxy, Link, Options, TestApp, TestDb, pg_options, spawn_with};
+use crate::on_both_backends;
 
 async fn health(app: &TestApp) -> (Value, Duration) {
     let started = Instant::now();
@@ -175,4 +176,27 @@ async fn postgres_unreachable_at_startup_then_back() {
     assert_unavailable(&app).await;
     proxy.set(Link::Up);
     create_eventually(&app, Duration::from_secs(20)).await;
+}
+
+on_both_backends!(two_instances_starting_together_share_one_database);
+
+/// Two gateways starting at once on one database both come up, migrate once between
+/// them, and serve the same rows.
+async fn two_instances_starting_together_share_one_database(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let options = |db: &TestDb| Options {
+        database_url: Some(db.database_url(None)),
+        ..Default::default()
+    };
+    let (a, b) = tokio::join!(
+        spawn_with(backend.clone(), options(&db)),
+        spawn_with(backend.clone(), options(&db))
+    );
+    let created = a.create_titled("alice", "made on a").await;
+    let seen = b.get(&b.task_url("alice", &created["id"]), "alice").await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert_eq!(seen.body, created);
+    let third = spawn_with(backend, options(&db)).await;
+    let list = third.get(&third.tasks_url("alice"), "alice").await;
+    assert_eq!(list.body["total_count"], 1);
 }
