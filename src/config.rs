@@ -176,21 +176,14 @@ impl Settings {
             (None, Some(url)) => ("NEON_DB_URL", url),
             (None, None) => ("DATABASE_URL", DEFAULT_DATABASE_URL.to_owned()),
         };
+        let number = |var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            number_in(var, get(var), default, range)
+        };
         let database = DatabaseSettings {
             url: DatabaseUrl::parse(&raw_url).map_err(|m| bad(url_var, m))?,
-            pool_size: parse_or("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 10u32)?,
-            acquire_timeout: Duration::from_secs(parse_or(
-                "DATABASE_TIMEOUT_SECS",
-                get("DATABASE_TIMEOUT_SECS"),
-                3u64,
-            )?),
+            pool_size: number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32,
+            acquire_timeout: Duration::from_secs(number("DATABASE_TIMEOUT_SECS", 3, 1..=300)?),
         };
-        if database.pool_size == 0 {
-            return Err(bad("DATABASE_POOL_SIZE", "must be at least 1"));
-        }
-        if database.acquire_timeout.is_zero() {
-            return Err(bad("DATABASE_TIMEOUT_SECS", "must be at least 1"));
-        }
 
         let host = match get("HOST") {
             Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -235,43 +228,21 @@ impl Settings {
         };
 
         let ws = WsSettings {
-            max_frame_bytes: parse_or("WS_MAX_FRAME_BYTES", get("WS_MAX_FRAME_BYTES"), 64 * 1024)?,
-            heartbeat: Duration::from_millis(parse_or(
-                "WS_HEARTBEAT_MS",
-                get("WS_HEARTBEAT_MS"),
-                25_000,
-            )?),
-            auth_timeout: Duration::from_millis(parse_or(
+            max_frame_bytes: number("WS_MAX_FRAME_BYTES", 64 * 1024, 1024..=64 * 1024 * 1024)?
+                as usize,
+            heartbeat: Duration::from_millis(number("WS_HEARTBEAT_MS", 25_000, 100..=3_600_000)?),
+            auth_timeout: Duration::from_millis(number(
                 "WS_AUTH_TIMEOUT_MS",
-                get("WS_AUTH_TIMEOUT_MS"),
                 10_000,
+                100..=600_000,
             )?),
-            max_connections_per_user: parse_or(
-                "MAX_CONNECTIONS_PER_USER",
-                get("MAX_CONNECTIONS_PER_USER"),
-                32,
-            )?,
-            rate_per_sec: parse_or("WS_RATE_PER_SEC", get("WS_RATE_PER_SEC"), 20)?,
-            rate_burst: parse_or("WS_RATE_BURST", get("WS_RATE_BURST"), 40)?,
-            outbound_queue: parse_or("WS_OUTBOUND_QUEUE", get("WS_OUTBOUND_QUEUE"), 256)?,
+            max_connections_per_user: number("MAX_CONNECTIONS_PER_USER", 32, 0..=1_000_000)?
+                as usize,
+            rate_per_sec: number("WS_RATE_PER_SEC", 20, 1..=1_000_000)? as u32,
+            rate_burst: number("WS_RATE_BURST", 40, 1..=1_000_000)? as u32,
+            outbound_queue: number("WS_OUTBOUND_QUEUE", 256, 1..=1_000_000)? as usize,
         };
-        for (var, zero) in [
-            ("WS_MAX_FRAME_BYTES", ws.max_frame_bytes == 0),
-            ("WS_HEARTBEAT_MS", ws.heartbeat.is_zero()),
-            ("WS_AUTH_TIMEOUT_MS", ws.auth_timeout.is_zero()),
-            ("WS_RATE_PER_SEC", ws.rate_per_sec == 0),
-            ("WS_RATE_BURST", ws.rate_burst == 0),
-            ("WS_OUTBOUND_QUEUE", ws.outbound_queue == 0),
-        ] {
-            if zero {
-                return Err(bad(var, "must be at least 1"));
-            }
-        }
-        let shutdown_timeout = Duration::from_secs(parse_or(
-            "SHUTDOWN_TIMEOUT_SECS",
-            get("SHUTDOWN_TIMEOUT_SECS"),
-            10u64,
-        )?);
+        let shutdown_timeout = Duration::from_secs(number("SHUTDOWN_TIMEOUT_SECS", 10, 1..=3600)?);
 
         Ok(Settings {
             ws,
@@ -287,20 +258,29 @@ impl Settings {
     }
 }
 
-fn parse_or<T: FromStr>(
+/// A whole number within `range` (bounded, so no setting can overflow a timer).
+fn number_in(
     var: &'static str,
     value: Option<String>,
-    default: T,
-) -> Result<T, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = value else {
+        return Ok(default);
+    };
+    raw.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
             bad(
                 var,
-                format!("expected a non-negative whole number, got {v:?}"),
+                format!(
+                    "expected a whole number from {} to {}, got {raw:?}",
+                    range.start(),
+                    range.end()
+                ),
             )
-        }),
-    }
+        })
 }
 
 fn normalize_prefix(raw: &str) -> Result<String, ConfigError> {
@@ -465,6 +445,16 @@ mod tests {
 
         let err = settings(&[("DATABASE_URL", "mysql://x/y")]).unwrap_err();
         assert_eq!(err.var, "DATABASE_URL");
+
+        for (var, value) in [
+            ("SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("WS_HEARTBEAT_MS", "99999999999999"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("WS_RATE_BURST", "-1"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
 
         let err = settings(&[("DEMO_MODE", "maybe")]).unwrap_err();
         assert_eq!(err.var, "DEMO_MODE");

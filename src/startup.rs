@@ -69,39 +69,49 @@ impl Application {
 
     /// Serves until `shutdown` resolves. Then it stops accepting, lets requests in
     /// flight finish, has every WebSocket answer what it received and close with 1001,
-    /// and returns within `SHUTDOWN_TIMEOUT_SECS`.
+    /// and returns within `SHUTDOWN_TIMEOUT_SECS` of the signal.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = http::router(self.state.clone());
-        let sessions = self.state.shutdown.clone();
-        let signal = async move {
-            shutdown.await;
-            sessions.begin();
+        let stop = self.state.shutdown.clone();
+        let signal = {
+            let stop = stop.clone();
+            async move {
+                shutdown.await;
+                stop.begin();
+            }
         };
-        let limit = self.state.settings.shutdown_timeout;
         let server = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
-        let stopped = tokio::time::timeout(limit, async {
+        let run = async {
             server.await?;
-            if !self.state.shutdown.wait(limit).await {
-                tracing::warn!("some WebSocket sessions did not close in time");
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await;
-        if stopped.is_err() {
-            tracing::warn!(
-                ?limit,
-                "graceful shutdown timed out; dropping the remaining connections"
-            );
-        }
+            stop.sessions_closed().await;
+            Ok(())
+        };
+        tokio::pin!(run);
+        // The time limit starts with the signal, not with the server.
+        let ended_by_itself = tokio::select! {
+            result = &mut run => Some(result),
+            _ = stop.begun() => None,
+        };
+        let limit = self.state.settings.shutdown_timeout;
+        let result = match ended_by_itself {
+            Some(result) => result,
+            None => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                tracing::warn!(
+                    ?limit,
+                    "graceful shutdown timed out; dropping the remaining connections"
+                );
+                Ok(())
+            }),
+        };
         self.state.service.store().close().await;
-        stopped.unwrap_or(Ok(()))
+        result
     }
 }
 

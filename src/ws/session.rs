@@ -49,10 +49,15 @@ impl Shutdown {
         self.token.cancel();
     }
 
-    /// Waits until every session has closed, or `limit` has passed.
-    pub async fn wait(&self, limit: Duration) -> bool {
+    /// Resolves once `begin` was called.
+    pub async fn begun(&self) {
+        self.token.cancelled().await
+    }
+
+    /// Resolves once every session has closed.
+    pub async fn sessions_closed(&self) {
         self.sessions.close();
-        timeout(limit, self.sessions.wait()).await.is_ok()
+        self.sessions.wait().await
     }
 }
 
