@@ -8,14 +8,12 @@
 mod conversations;
 mod tasks;
 
-use std::{
-    hash::{BuildHasher, RandomState},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
 use serde::Serialize;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
     domain::{UserId, time},
@@ -58,18 +56,35 @@ pub enum JoinError {
     Failed(Error),
 }
 
-/// Number of locks that order one user's changes on this instance.
-const WRITE_LOCKS: usize = 64;
+/// One lock per user with changes in flight on this instance: a user's changes
+/// commit and fan out in `seq` order, and other users never wait for them. An entry
+/// lives only while someone holds or waits for it.
+#[derive(Default)]
+struct UserLocks(DashMap<UserId, Arc<Mutex<()>>>);
+
+/// A user's turn to change data; the next one waits until it is dropped.
+struct Turn {
+    guard: Option<OwnedMutexGuard<()>>,
+    locks: Arc<UserLocks>,
+    user: UserId,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        // Nobody else holds or waits for this lock: forget it.
+        self.locks
+            .0
+            .remove_if(&self.user, |_, lock| Arc::strong_count(lock) == 1);
+    }
+}
 
 /// Cheap to clone; one per server.
 #[derive(Clone)]
 pub struct Service {
     store: Store,
     hub: Arc<Hub>,
-    /// A user's changes commit and fan out in `seq` order: each change holds its
-    /// user's lock from `seq` to publish. Striped, so memory stays bounded.
-    write_locks: Arc<[Mutex<()>; WRITE_LOCKS]>,
-    hasher: RandomState,
+    locks: Arc<UserLocks>,
 }
 
 impl Service {
@@ -77,8 +92,7 @@ impl Service {
         Service {
             store,
             hub,
-            write_locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
-            hasher: RandomState::new(),
+            locks: Arc::default(),
         }
     }
 
@@ -99,7 +113,7 @@ impl Service {
         peer: Peer,
         ready: impl FnOnce(i64) -> Utf8Bytes,
     ) -> std::result::Result<Registration, JoinError> {
-        let _turn = self.write_lock(user).await;
+        let _turn = self.turn(user).await.map_err(JoinError::Failed)?;
         let seq = self
             .store
             .latest_seq(user)
@@ -115,10 +129,19 @@ impl Service {
         Ok(registration)
     }
 
-    /// Holds the user's turn to change data on this instance.
-    async fn write_lock(&self, user: &UserId) -> MutexGuard<'_, ()> {
-        let stripe = self.hasher.hash_one(user) as usize % WRITE_LOCKS;
-        self.write_locks[stripe].lock().await
+    /// Waits for the user's turn, within the database budget (a change stuck on a
+    /// hung database must not hold the user's requests forever).
+    async fn turn(&self, user: &UserId) -> Result<Turn> {
+        let lock = self.locks.0.entry(user.clone()).or_default().clone();
+        let guard = tokio::time::timeout(self.store.budget(), lock.lock_owned()).await;
+        // Made before the outcome is known, so a waiter that gave up also cleans up.
+        let mut turn = Turn {
+            guard: None,
+            locks: self.locks.clone(),
+            user: user.clone(),
+        };
+        turn.guard = Some(guard.map_err(|_| Error::Unavailable)?);
+        Ok(turn)
     }
 
     /// Runs `write` in a transaction, records its result as event `name`, commits,
@@ -129,26 +152,41 @@ impl Service {
         name: EventName,
         write: impl AsyncFnOnce(&mut Tx) -> Result<T>,
     ) -> Result<Committed<T>> {
-        let _turn = self.write_lock(&actor.user).await;
-        let mut tx = self.store.begin().await?;
-        let value = write(&mut tx).await?;
-        let data = serde_json::to_value(&value).map_err(|e| Error::Internal(e.into()))?;
-        let seq = tx.next_seq(&actor.user).await?;
-        tx.append_event(
-            &actor.user,
-            seq,
-            name.as_str(),
-            &data.to_string(),
-            time::now(),
-        )
-        .await?;
-        tx.commit().await?;
-        let event = Event {
-            name: name.as_str(),
-            seq,
-            data,
-        };
-        self.hub.publish(&actor.user, actor.connection, &event);
+        let turn = self.turn(&actor.user).await?;
+        let (tx, value, event) = self
+            .store
+            .bounded(async {
+                let mut tx = self.store.begin().await?;
+                let value = write(&mut tx).await?;
+                let data = serde_json::to_value(&value).map_err(|e| Error::Internal(e.into()))?;
+                let seq = tx.next_seq(&actor.user).await?;
+                tx.append_event(
+                    &actor.user,
+                    seq,
+                    name.as_str(),
+                    &data.to_string(),
+                    time::now(),
+                )
+                .await?;
+                let event = Event {
+                    name: name.as_str(),
+                    seq,
+                    data,
+                };
+                Ok((tx, value, event))
+            })
+            .await?;
+        // Past this point the change must finish even if the request is dropped (a
+        // client that disconnects mid-commit): commit and publish in a task of their own.
+        let (store, hub) = (self.store.clone(), self.hub.clone());
+        let (user, origin, seq) = (actor.user.clone(), actor.connection, event.seq);
+        let finish = tokio::spawn(async move {
+            let _turn = turn;
+            store.bounded(tx.commit()).await?;
+            hub.publish(&user, origin, &event);
+            Ok::<_, Error>(())
+        });
+        finish.await.map_err(|e| Error::Internal(e.into()))??;
         Ok(Committed { value, seq })
     }
 }

@@ -78,6 +78,9 @@ pub struct Store {
     /// Set once migrations have run: until then every query answers "unavailable",
     /// so a fresh database that was down at startup is never used half-made.
     migrated: Arc<AtomicBool>,
+    /// How long one step (a read, a transaction's work, its commit) may wait on
+    /// the database before the request answers "unavailable" (`DATABASE_TIMEOUT_SECS`).
+    budget: Duration,
 }
 
 impl Store {
@@ -114,6 +117,7 @@ impl Store {
         Ok(Store {
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
+            budget: settings.acquire_timeout,
         })
     }
 
@@ -158,28 +162,49 @@ impl Store {
         }
     }
 
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Runs `work` within the budget; a database that does not answer in time is
+    /// "unavailable", whether it refuses connections or hangs mid-query.
+    pub async fn bounded<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(self.budget, work)
+            .await
+            .unwrap_or(Err(Error::Unavailable))
+    }
+
     pub async fn fetch_all<T: Row>(&self, stmt: &SelectStatement) -> Result<Vec<T>> {
         self.ready()?;
-        on_backend!(Pool, &self.pool, pool, qb => {
-            let (sql, values) = build(stmt, qb);
-            Ok(sqlx::query_as_with(sql, values).fetch_all(pool).await?)
+        self.bounded(async {
+            on_backend!(Pool, &self.pool, pool, qb => {
+                let (sql, values) = build(stmt, qb);
+                Ok(sqlx::query_as_with(sql, values).fetch_all(pool).await?)
+            })
         })
+        .await
     }
 
     pub async fn fetch_optional<T: Row>(&self, stmt: &SelectStatement) -> Result<Option<T>> {
         self.ready()?;
-        on_backend!(Pool, &self.pool, pool, qb => {
-            let (sql, values) = build(stmt, qb);
-            Ok(sqlx::query_as_with(sql, values).fetch_optional(pool).await?)
+        self.bounded(async {
+            on_backend!(Pool, &self.pool, pool, qb => {
+                let (sql, values) = build(stmt, qb);
+                Ok(sqlx::query_as_with(sql, values).fetch_optional(pool).await?)
+            })
         })
+        .await
     }
 
     pub async fn fetch_one<T: Row>(&self, stmt: &SelectStatement) -> Result<T> {
         self.ready()?;
-        on_backend!(Pool, &self.pool, pool, qb => {
-            let (sql, values) = build(stmt, qb);
-            Ok(sqlx::query_as_with(sql, values).fetch_one(pool).await?)
+        self.bounded(async {
+            on_backend!(Pool, &self.pool, pool, qb => {
+                let (sql, values) = build(stmt, qb);
+                Ok(sqlx::query_as_with(sql, values).fetch_one(pool).await?)
+            })
         })
+        .await
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front

@@ -200,3 +200,122 @@ async fn two_instances_starting_together_share_one_database(backend: Backend) {
     let list = third.get(&third.tasks_url("alice"), "alice").await;
     assert_eq!(list.body["total_count"], 1);
 }
+
+/// Runs raw SQL on the test's own connection.
+async fn sql(conn: &mut sqlx::PgConnection, statement: &str) {
+    use sqlx::Executor;
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())))
+        .await
+        .unwrap();
+}
+
+/// PostgreSQL: a row locked by another client stalls alice's change; she gets a 503
+/// within the database budget, and bob, whose rows are free, is not held up at all.
+#[tokio::test]
+async fn a_stuck_change_is_503_in_time_and_holds_up_no_other_user() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let app = spawn_with(
+        backend,
+        Options {
+            env: vec![("DATABASE_TIMEOUT_SECS", "1".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let task = app.create_titled("alice", "locked").await;
+    let mut other = app.db.pg_connection().await;
+    sql(&mut other, "BEGIN").await;
+    sql(
+        &mut other,
+        &format!("SELECT * FROM task WHERE id = {} FOR UPDATE", task["id"]),
+    )
+    .await;
+
+    let url = app.task_url("alice", &task["id"]);
+    let started = Instant::now();
+    let stuck = app.call(
+        reqwest::Method::PUT,
+        &url,
+        "alice",
+        Some(json!({"title": "changed"})),
+    );
+    let free = async {
+        // Bob starts while alice's change waits on the lock.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        app.create_titled("bob", "free").await;
+        started.elapsed()
+    };
+    let (stuck, bob_took) =
+        tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(stuck, free) })
+            .await
+            .expect("a change stuck on a lock must give up, and others must not wait for it");
+    stuck.assert_error(503, "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "503 after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        bob_took < Duration::from_millis(900),
+        "bob waited {bob_took:?} behind alice"
+    );
+
+    sql(&mut other, "ROLLBACK").await;
+    let res = app
+        .call(
+            reqwest::Method::PUT,
+            &app.task_url("alice", &task["id"]),
+            "alice",
+            Some(json!({"title": "changed"})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+}
+
+/// PostgreSQL: a REST client that hangs up while its change commits does not take
+/// the change's live event with it.
+#[tokio::test]
+async fn a_change_whose_client_hangs_up_mid_commit_is_still_delivered() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let app = spawn_with(
+        backend,
+        Options {
+            env: vec![("DATABASE_TIMEOUT_SECS", "5".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    // Every commit that inserted a task now takes a second.
+    let mut other = app.db.pg_connection().await;
+    sql(
+        &mut other,
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON task \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+    )
+    .await;
+    let (mut ws, _) = app.ws("alice").await;
+
+    let hung_up = app
+        .http
+        .post(app.tasks_url("alice"))
+        .bearer_auth(app.token("alice"))
+        .json(&json!({"title": "committed anyway"}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "the client gave up before the commit");
+
+    let event = ws.event().await;
+    assert_eq!(event["event"], "task.created");
+    assert_eq!(event["seq"], 1);
+    assert_eq!(event["data"]["title"], "committed anyway");
+}

@@ -119,6 +119,16 @@ impl TestDb {
         }
     }
 
+    /// A connection of the test's own to its PostgreSQL schema (to lock rows, add
+    /// triggers: what another client of the database could do).
+    pub async fn pg_connection(&self) -> sqlx::PgConnection {
+        let TestDb::Postgres { url, schema } = self else {
+            panic!("not a PostgreSQL test database");
+        };
+        let options = pg_options(url).options([("search_path", schema.as_str())]);
+        sqlx::PgConnection::connect_with(&options).await.unwrap()
+    }
+
     /// Runs raw SQL (a legacy dump) in this test's database, before the server starts.
     pub async fn load(&self, sql: &str) {
         match self {
@@ -160,6 +170,10 @@ impl Drop for TestDb {
                     .unwrap();
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                        // A failed test may leave a transaction of its server holding
+                        // locks, driven by the runtime this drop blocks: give up rather
+                        // than wait for it forever.
+                        let _ = conn.execute("SET lock_timeout = '3s'").await;
                         let _ = conn
                             .execute(sqlx::AssertSqlSafe(format!(
                                 "DROP SCHEMA IF EXISTS {schema} CASCADE"
@@ -179,8 +193,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub auth: Authenticator,
-    /// Kept so the database lives as long as the server.
-    _db: TestDb,
+    /// The server's database (dropped with the app).
+    pub db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -232,7 +246,7 @@ pub async fn spawn_with(backend: Backend, options: Options) -> TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
         auth,
-        _db: db,
+        db,
         shutdown: Some(tx),
         server: Some(server),
     }
