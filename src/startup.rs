@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::Authenticator,
-    config::Settings,
+    config::{DatabaseUrl, Settings},
     http::{self, State},
     hub::Hub,
     service::Service,
@@ -31,6 +31,17 @@ impl Application {
             match store.migrate().await {
                 Ok(()) => break,
                 Err(sqlx::migrate::MigrateError::Execute(err)) if is_unavailable(&err) => {
+                    if let DatabaseUrl::Sqlite { path } = &settings.database.url
+                        && let Some(dir) = path
+                            .parent()
+                            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+                    {
+                        // Likely a typo, possibly a volume not mounted yet: say it loudly.
+                        tracing::error!(
+                            "DATABASE_URL: the folder {} does not exist; serving 503s until it does",
+                            dir.display()
+                        );
+                    }
                     tracing::warn!(error = %err, "database unreachable at startup; serving 503s until it answers");
                     tokio::spawn(migrate_when_reachable(store.clone()));
                     break;

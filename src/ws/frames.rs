@@ -53,6 +53,10 @@ impl Connection {
         &self.actor.user
     }
 
+    pub fn id(&self) -> ConnectionId {
+        self.actor.connection.unwrap_or_default()
+    }
+
     /// The `ready` frame, with the user's latest `seq` when the connection joined.
     pub fn ready_frame(&self, state: &AppState, seq: i64) -> Utf8Bytes {
         ServerFrame::Ready {
@@ -85,29 +89,32 @@ impl Connection {
 pub fn parse(
     text: &str,
 ) -> std::result::Result<(Option<String>, Request), (Option<String>, Error)> {
-    let bad = |message: &'static str| (None, Error::BadFrame(message.into()));
+    let bad =
+        |id: &Option<String>, message: &'static str| (id.clone(), Error::BadFrame(message.into()));
     let value: Value =
-        serde_json::from_str(text).map_err(|_| bad("Frames must be JSON objects"))?;
+        serde_json::from_str(text).map_err(|_| bad(&None, "Frames must be JSON objects"))?;
     let Value::Object(object) = &value else {
-        return Err(bad("Frames must be JSON objects"));
+        return Err(bad(&None, "Frames must be JSON objects"));
     };
-    let Some(Value::String(kind)) = object.get("type") else {
-        return Err(bad("A frame needs a string \"type\""));
-    };
+    // The id first, so that every later complaint can name the request.
     let id = match object.get("id") {
         Some(Value::String(id)) if (1..=MAX_ID_CHARS).contains(&id.chars().count()) => {
             Some(id.clone())
         }
-        Some(Value::String(_)) => return Err(bad("\"id\" must be 1 to 64 characters")),
-        Some(_) => return Err(bad("\"id\" must be a string")),
-        // `ping` may come without an id (and gets a pong without one); so may `auth`.
-        None if kind == "ping" || kind == "auth" => None,
-        None => {
-            return Err(bad(
-                "A request needs an \"id\" (a string of 1 to 64 characters)",
-            ));
-        }
+        Some(Value::String(_)) => return Err(bad(&None, "\"id\" must be 1 to 64 characters")),
+        Some(_) => return Err(bad(&None, "\"id\" must be a string")),
+        None => None,
     };
+    let Some(Value::String(kind)) = object.get("type") else {
+        return Err(bad(&id, "A frame needs a string \"type\""));
+    };
+    // `ping` may come without an id (and gets a pong without one); so may `auth`.
+    if id.is_none() && kind != "ping" && kind != "auth" {
+        return Err(bad(
+            &id,
+            "A request needs an \"id\" (a string of 1 to 64 characters)",
+        ));
+    }
     match Request::parse(kind, &value) {
         None => Err((id, Error::UnknownType(kind.clone()))),
         Some(Err(err)) => Err((id, err)),

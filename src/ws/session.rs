@@ -11,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use tokio::{
     sync::mpsc,
-    time::{Instant, sleep_until, timeout},
+    time::{Instant, sleep, sleep_until, timeout},
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
@@ -21,7 +21,7 @@ use crate::{
     auth::Identity,
     error::Error,
     http::AppState,
-    hub::{Outbound, Peer},
+    hub::{Outbound, Peer, Registration},
     protocol::{Request, ServerFrame},
     service::JoinError,
 };
@@ -31,7 +31,6 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
     pub const AUTH_FAILED: u16 = 4401;
     pub const AUTH_TIMEOUT: u16 = 4408;
     pub const TOO_MANY: u16 = 4429;
@@ -73,48 +72,19 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
 
     let identity = match identity {
         Some(identity) => Some(identity),
-        None => authenticate(&state, &mut stream, &outbox).await,
+        None => authenticate(&state, &mut stream, &outbox, &evict).await,
     };
     if let Some(identity) = identity {
         let id = rand::random::<u64>() >> 11; // fits a JSON number exactly
         let span = tracing::info_span!("ws", user = %identity.user_id, connection = id);
-        let peer = Peer {
-            id,
-            outbox: outbox.clone(),
-            evict: evict.clone(),
-        };
+        let mut conn = Connection::new(identity, id);
         async {
-            let mut conn = Connection::new(identity, id);
-            let user = conn.user().clone();
-            match state
-                .service
-                .join(&user, peer, |seq| conn.ready_frame(&state, seq))
-                .await
-            {
-                Ok(_registration) => {
-                    tracing::info!("connected");
-                    let reason = serve(&state, &mut conn, &mut stream, &outbox, &evict).await;
-                    tracing::info!(reason, "disconnected");
-                }
-                Err(JoinError::AtCapacity) => {
-                    let _ = outbox
-                        .send(Outbound::Close(
-                            close::TOO_MANY,
-                            "too many connections for this user",
-                        ))
-                        .await;
-                }
-                Err(JoinError::Failed(err)) => {
-                    let frame = ServerFrame::error(None, &err).to_text();
-                    let _ = outbox.send(Outbound::Frame(frame)).await;
-                    let _ = outbox
-                        .send(Outbound::Close(
-                            close::INTERNAL,
-                            "cannot start the session; reconnect later",
-                        ))
-                        .await;
-                }
-            }
+            let Some(_registration) = join(&state, &conn, &outbox, &evict).await else {
+                return;
+            };
+            tracing::info!("connected");
+            let reason = serve(&state, &mut conn, &mut stream, &outbox, &evict).await;
+            tracing::info!(reason, "disconnected");
         }
         .instrument(span)
         .await;
@@ -123,30 +93,94 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
     let _ = timeout(CLOSE_GRACE + Duration::from_secs(1), writer).await;
 }
 
+/// Joins the hub, which queues `ready`. While the database cannot say the user's
+/// latest `seq`, the socket stays open: the client is told `unavailable` once and
+/// `ready` follows when the database answers.
+async fn join(
+    state: &AppState,
+    conn: &Connection,
+    outbox: &mpsc::Sender<Outbound>,
+    evict: &CancellationToken,
+) -> Option<Registration> {
+    let peer = Peer {
+        id: conn.id(),
+        outbox: outbox.clone(),
+        evict: evict.clone(),
+    };
+    let mut retry = Duration::from_millis(500);
+    let mut told = false;
+    loop {
+        match state
+            .service
+            .join(conn.user(), peer.clone(), |seq| {
+                conn.ready_frame(state, seq)
+            })
+            .await
+        {
+            Ok(registration) => return Some(registration),
+            Err(JoinError::AtCapacity) => {
+                send_last(
+                    outbox,
+                    evict,
+                    [Outbound::Close(
+                        close::TOO_MANY,
+                        "too many connections for this user",
+                    )],
+                );
+                return None;
+            }
+            Err(JoinError::Failed(err)) => {
+                if !told {
+                    told = true;
+                    send_last(
+                        outbox,
+                        evict,
+                        [Outbound::Frame(ServerFrame::error(None, &err).to_text())],
+                    );
+                }
+            }
+        }
+        tokio::select! {
+            _ = sleep(retry) => retry = (retry * 2).min(Duration::from_secs(5)),
+            _ = state.shutdown.token.cancelled() => {
+                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
+                return None;
+            }
+            _ = evict.cancelled() => return None,
+        }
+    }
+}
+
 /// Waits for the first frame of a socket opened without a token: it must be `auth`.
+/// Anything else, or a token that fails, is answered with an error and close 4401.
 async fn authenticate(
     state: &AppState,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
     outbox: &mpsc::Sender<Outbound>,
+    evict: &CancellationToken,
 ) -> Option<Identity> {
-    let deadline = Instant::now() + state.settings.ws.auth_timeout;
-    let refuse = async |id: Option<String>, err: Error| {
-        let _ = outbox
-            .send(Outbound::Frame(ServerFrame::error(id, &err).to_text()))
-            .await;
-        let _ = outbox
-            .send(Outbound::Close(close::AUTH_FAILED, "authentication failed"))
-            .await;
+    const AUTH_FIRST: &str = "Authenticate first: send {\"type\": \"auth\", \"token\": \"<jwt>\"}";
+    let refuse = |id: Option<String>, err: Error| {
+        let error = Outbound::Frame(ServerFrame::error(id, &err).to_text());
+        send_last(
+            outbox,
+            evict,
+            [
+                error,
+                Outbound::Close(close::AUTH_FAILED, "authentication failed"),
+            ],
+        );
         None
     };
+    let deadline = Instant::now() + state.settings.ws.auth_timeout;
     loop {
         let message = tokio::select! {
             _ = sleep_until(deadline) => {
-                let _ = outbox.send(Outbound::Close(close::AUTH_TIMEOUT, "no auth frame in time")).await;
+                send_last(outbox, evict, [Outbound::Close(close::AUTH_TIMEOUT, "no auth frame in time")]);
                 return None;
             }
             _ = state.shutdown.token.cancelled() => {
-                let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
+                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
                 return None;
             }
             message = stream.next() => message,
@@ -155,47 +189,47 @@ async fn authenticate(
             Ok(Message::Text(text)) => text,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Ok(Message::Close(_)) => return None,
-            Ok(Message::Binary(_)) => {
-                return refuse(
-                    None,
-                    Error::unauthorized(
-                        "The first frame must be {\"type\": \"auth\", \"token\": …}",
-                    ),
-                )
-                .await;
-            }
+            Ok(Message::Binary(_)) => return refuse(None, Error::unauthorized(AUTH_FIRST)),
             Err(err) => {
-                read_failed(err, outbox).await;
+                read_failed(err, outbox, evict);
                 return None;
             }
         };
         let (id, token) = match frames::parse(&text) {
             Ok((id, Request::Auth(fields))) => (id, fields.token),
-            Ok((id, _)) => {
-                return refuse(
-                    id,
-                    Error::unauthorized(
-                        "Authenticate first: send {\"type\": \"auth\", \"token\": …}",
-                    ),
-                )
-                .await;
-            }
-            Err((id, err)) => return refuse(id, err).await,
+            Ok((id, _)) | Err((id, _)) => return refuse(id, Error::unauthorized(AUTH_FIRST)),
         };
         let identity = match state.auth.verify(&token) {
             Ok(identity) => identity,
-            Err(err) => return refuse(id, err).await,
+            Err(err) => return refuse(id, err),
         };
         if state.service.hub().is_full(&identity.user_id) {
-            let _ = outbox
-                .send(Outbound::Close(
+            send_last(
+                outbox,
+                evict,
+                [Outbound::Close(
                     close::TOO_MANY,
                     "too many connections for this user",
-                ))
-                .await;
+                )],
+            );
             return None;
         }
         return Some(identity);
+    }
+}
+
+/// Queues the last frames of a connection. A client whose queue is full does not
+/// read, so it is evicted (1008) instead of waited for.
+fn send_last(
+    outbox: &mpsc::Sender<Outbound>,
+    evict: &CancellationToken,
+    items: impl IntoIterator<Item = Outbound>,
+) {
+    for item in items {
+        if outbox.try_send(item).is_err() {
+            evict.cancel();
+            return;
+        }
     }
 }
 
@@ -219,13 +253,12 @@ async fn serve(
             _ = evict.cancelled() => return "slow consumer",
             _ = state.shutdown.token.cancelled() => {
                 drain(state, conn, stream, outbox, evict).await;
-                let _ = outbox.send(Outbound::Close(close::GOING_AWAY, "server shutting down")).await;
+                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
                 return "shutdown";
             }
             _ = sleep_until(expiry) => {
                 let frame = ServerFrame::error(None, &Error::TokenExpired).to_text();
-                let _ = outbox.send(Outbound::Frame(frame)).await;
-                let _ = outbox.send(Outbound::Close(close::AUTH_FAILED, "token expired")).await;
+                send_last(outbox, evict, [Outbound::Frame(frame), Outbound::Close(close::AUTH_FAILED, "token expired")]);
                 return "token expired";
             }
             _ = heartbeat.tick() => {
@@ -241,7 +274,7 @@ async fn serve(
                 let text = match message {
                     None | Some(Ok(Message::Close(_))) => return "closed by client",
                     Some(Err(err)) => {
-                        read_failed(err, outbox).await;
+                        read_failed(err, outbox, evict);
                         return "read error";
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -250,7 +283,7 @@ async fn serve(
                 };
                 if let Err(retry_after_ms) = limiter.take() {
                     if limiter.strikes >= settings.rate_burst.saturating_mul(2) {
-                        let _ = outbox.send(Outbound::Close(close::TOO_MANY, "rate limit exceeded")).await;
+                        send_last(outbox, evict, [Outbound::Close(close::TOO_MANY, "rate limit exceeded")]);
                         return "rate limit abuse";
                     }
                     let id = text.as_deref().and_then(frames::peek_id);
@@ -305,15 +338,17 @@ async fn deliver(
 
 /// A read error: a frame over the size limit closes with 1009; anything else has
 /// already broken the connection.
-async fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>) {
+fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>, evict: &CancellationToken) {
     let too_big = err
         .into_inner()
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
     if too_big {
-        let _ = outbox
-            .send(Outbound::Close(close::TOO_BIG, "frame too large"))
-            .await;
+        send_last(
+            outbox,
+            evict,
+            [Outbound::Close(close::TOO_BIG, "frame too large")],
+        );
     }
 }
 

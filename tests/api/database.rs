@@ -319,3 +319,40 @@ async fn a_change_whose_client_hangs_up_mid_commit_is_still_delivered() {
     assert_eq!(event["seq"], 1);
     assert_eq!(event["data"]["title"], "committed anyway");
 }
+
+/// PostgreSQL: a socket that connects while the database is down stays open: it is
+/// told `unavailable` once, and gets `ready` when the database is back.
+#[tokio::test]
+async fn a_socket_opened_while_the_database_is_down_waits_for_ready() {
+    let Some((app, proxy)) = postgres_app().await else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.create_titled("alice", "before").await;
+    proxy.set(Link::Down);
+    let token = format!("Bearer {}", app.token("alice"));
+    let mut ws = app
+        .ws_handshake("", &[("authorization", &token)])
+        .await
+        .open();
+    let first = ws.recv().await;
+    assert_eq!(first["type"], "error", "{first}");
+    assert_eq!(first["code"], "unavailable");
+    assert_eq!(first["retryable"], true);
+
+    proxy.set(Link::Up);
+    let ready = ws
+        .next_frame(Duration::from_secs(20))
+        .await
+        .expect("the socket stays open");
+    assert_eq!(ready["type"], "ready", "{ready}");
+    assert_eq!(ready["seq"], 1);
+    let ack = ws
+        .request(crate::ws_client::req(
+            "task.create",
+            "c1",
+            json!({"title": "after"}),
+        ))
+        .await;
+    assert_eq!(ack["seq"], 2, "{ack}");
+}

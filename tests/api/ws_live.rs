@@ -230,26 +230,48 @@ async fn bad_frames_are_answered_and_the_connection_lives_on(backend: Backend) {
 
     let long_id = "x".repeat(65);
     let id_65 = json!({"type": "task.list", "id": long_id}).to_string();
+    // The answer names the request when the frame has a usable id, else `null`.
     let cases = [
-        ("not JSON", "hello"),
-        ("a JSON array", r#"[{"type": "ping", "id": "p1"}]"#),
-        ("a JSON string", r#""ping""#),
-        ("a JSON number", "42"),
-        ("no type", r#"{"id": "x1"}"#),
-        ("a type that is not a string", r#"{"type": 7, "id": "x2"}"#),
-        ("no id on a request", r#"{"type": "task.list"}"#),
+        ("not JSON", "hello", Value::Null),
+        (
+            "a JSON array",
+            r#"[{"type": "ping", "id": "p1"}]"#,
+            Value::Null,
+        ),
+        ("a JSON string", r#""ping""#, Value::Null),
+        ("a JSON number", "42", Value::Null),
+        ("no type", r#"{"id": "x1"}"#, json!("x1")),
+        (
+            "a type that is not a string",
+            r#"{"type": 7, "id": "x2"}"#,
+            json!("x2"),
+        ),
+        (
+            "no id on a request",
+            r#"{"type": "task.list"}"#,
+            Value::Null,
+        ),
         (
             "an id that is a number",
             r#"{"type": "task.list", "id": 5}"#,
+            Value::Null,
         ),
-        ("an id that is null", r#"{"type": "task.list", "id": null}"#),
-        ("an empty id", r#"{"type": "task.list", "id": ""}"#),
-        ("an id of 65 characters", id_65.as_str()),
+        (
+            "an id that is null",
+            r#"{"type": "task.list", "id": null}"#,
+            Value::Null,
+        ),
+        (
+            "an empty id",
+            r#"{"type": "task.list", "id": ""}"#,
+            Value::Null,
+        ),
+        ("an id of 65 characters", id_65.as_str(), Value::Null),
     ];
-    for (what, text) in cases {
+    for (what, text, id) in cases {
         ws.send_text(text).await;
         let answer = ws.recv().await;
-        assert_error(&answer, "bad_frame", Value::Null);
+        assert_error(&answer, "bad_frame", id);
         assert_eq!(answer["retryable"], false, "{what}: {answer}");
         assert_alive(&mut ws, what).await;
     }

@@ -456,6 +456,22 @@ async fn first_frame_other_than_auth_is_an_error_then_4401(backend: Backend) {
     ws.send(req("task.list", "l1", json!({}))).await;
     assert_error(&ws.recv().await, "l1", "unauthorized");
     assert_eq!(ws.closed().await, Some(4401));
+
+    // Whatever else comes first, malformed or not, is the same refusal.
+    for (text, id) in [
+        ("hello".to_owned(), Value::Null),
+        (json!({"type": "nope", "id": "n1"}).to_string(), json!("n1")),
+        (
+            json!({"type": "task.get", "id": "g1"}).to_string(),
+            json!("g1"),
+        ),
+        (json!({"type": "auth", "id": "a1"}).to_string(), json!("a1")),
+    ] {
+        let mut ws = unauthenticated(&app).await;
+        ws.send_text(&text).await;
+        assert_error(&ws.recv().await, id, "unauthorized");
+        assert_eq!(ws.closed().await, Some(4401), "{text}");
+    }
 }
 
 async fn disallowed_origins_are_403(backend: Backend) {
