@@ -28,6 +28,11 @@ pub enum Outbound {
     Frame(Utf8Bytes),
     /// An event, with its `seq` so the writer never sends one twice.
     Event { seq: i64, frame: Utf8Bytes },
+    /// A change of this connection is in flight: hold events back until its
+    /// `Answer`, so the ack and the events reach the client in `seq` order.
+    Hold,
+    /// The answer to a request; after a `Hold`, it carries the change's `seq`.
+    Answer { seq: Option<i64>, frame: Utf8Bytes },
     /// A WebSocket ping (heartbeat).
     Ping,
     /// The last frame: a close with this code and reason.

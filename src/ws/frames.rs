@@ -131,17 +131,26 @@ pub fn peek_id(text: &str) -> Option<String> {
     }
 }
 
-/// Answers one text frame with exactly one frame.
-pub async fn handle(state: &AppState, conn: &mut Connection, text: &str) -> Utf8Bytes {
+/// Answers one text frame with exactly one frame, and the `seq` of the change it
+/// made, if any. `before_change` runs just before a mutation goes to the service.
+pub async fn handle(
+    state: &AppState,
+    conn: &mut Connection,
+    text: &str,
+    before_change: impl FnOnce(),
+) -> (Utf8Bytes, Option<i64>) {
     let started = StdInstant::now();
     let (id, request) = match parse(text) {
         Ok(parsed) => parsed,
         Err((id, err)) => {
             tracing::info!(id = id.as_deref(), outcome = err.code(), "bad frame");
-            return ServerFrame::error(id, &err).to_text();
+            return (ServerFrame::error(id, &err).to_text(), None);
         }
     };
     let kind = request.kind();
+    if request.is_mutation() {
+        before_change();
+    }
     let answer = dispatch(state, conn, request).await;
     let outcome = match &answer {
         Ok(_) => "ok",
@@ -158,15 +167,17 @@ pub async fn handle(state: &AppState, conn: &mut Connection, text: &str) -> Utf8
         "frame"
     );
     match answer {
-        Ok(Answer::Pong) => ServerFrame::Pong { id },
-        Ok(Answer::Ack { data, seq }) => ServerFrame::Ack {
-            id: id.unwrap_or_default(),
-            data,
-            seq,
-        },
-        Err(err) => ServerFrame::error(id, &err),
+        Ok(Answer::Pong) => (ServerFrame::Pong { id }.to_text(), None),
+        Ok(Answer::Ack { data, seq }) => {
+            let ack = ServerFrame::Ack {
+                id: id.unwrap_or_default(),
+                data,
+                seq,
+            };
+            (ack.to_text(), seq)
+        }
+        Err(err) => (ServerFrame::error(id, &err).to_text(), None),
     }
-    .to_text()
 }
 
 enum Answer {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use tokio::{
     sync::mpsc,
@@ -68,7 +68,12 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
     let (sink, mut stream) = socket.split();
     let (outbox, inbox) = mpsc::channel(state.settings.ws.outbound_queue);
     let evict = CancellationToken::new();
-    let writer = tokio::spawn(write_loop(sink, inbox, evict.clone()));
+    let writer = tokio::spawn(write_loop(
+        sink,
+        inbox,
+        evict.clone(),
+        state.settings.ws.outbound_queue,
+    ));
 
     let identity = match identity {
         Some(identity) => Some(identity),
@@ -288,16 +293,19 @@ async fn serve(
                     }
                     let id = text.as_deref().and_then(frames::peek_id);
                     let frame = ServerFrame::error(id, &Error::RateLimited { retry_after_ms });
-                    if !deliver(outbox, frame.to_text(), evict).await {
+                    if !deliver(outbox, frame.to_text(), evict) {
                         return "slow consumer";
                     }
                     continue;
                 }
-                let reply = match text {
-                    Some(text) => frames::handle(state, conn, &text).await,
-                    None => ServerFrame::error(None, &Error::BadFrame("Binary frames are not supported: send JSON text".into())).to_text(),
+                let answered = match text {
+                    Some(text) => answer(state, conn, &text, outbox, evict).await,
+                    None => {
+                        let err = Error::BadFrame("Binary frames are not supported: send JSON text".into());
+                        deliver(outbox, ServerFrame::error(None, &err).to_text(), evict)
+                    }
                 };
-                if !deliver(outbox, reply, evict).await {
+                if !answered {
                     return "slow consumer";
                 }
             }
@@ -315,20 +323,37 @@ async fn drain(
 ) {
     const QUIET: Duration = Duration::from_millis(100);
     while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, stream.next()).await {
-        let reply = frames::handle(state, conn, &text).await;
-        if !deliver(outbox, reply, evict).await {
+        if !answer(state, conn, &text, outbox, evict).await {
             return;
         }
     }
 }
 
-/// Queues an answer; false when the queue is full (the peer does not read), and
-/// then the writer closes the socket with 1008.
-async fn deliver(
+/// Handles one request and queues its answer. Events are held back while the
+/// request's change is in flight, so its ack takes its place in `seq` order.
+async fn answer(
+    state: &AppState,
+    conn: &mut Connection,
+    text: &str,
     outbox: &mpsc::Sender<Outbound>,
-    frame: axum::extract::ws::Utf8Bytes,
     evict: &CancellationToken,
 ) -> bool {
+    let hold = || {
+        if outbox.try_send(Outbound::Hold).is_err() {
+            evict.cancel();
+        }
+    };
+    let (frame, seq) = frames::handle(state, conn, text, hold).await;
+    let queued = outbox.try_send(Outbound::Answer { seq, frame }).is_ok();
+    if !queued {
+        evict.cancel();
+    }
+    queued
+}
+
+/// Queues a frame; false when the queue is full (the peer does not read), and
+/// then the writer closes the socket with 1008.
+fn deliver(outbox: &mpsc::Sender<Outbound>, frame: Utf8Bytes, evict: &CancellationToken) -> bool {
     let queued = outbox.try_send(Outbound::Frame(frame)).is_ok();
     if !queued {
         evict.cancel();
@@ -354,53 +379,52 @@ fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>, evict: &Cancel
 
 /// Sends queued frames in order until the queue closes or the peer proves too slow.
 async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
+    sink: SplitSink<WebSocket, Message>,
     mut inbox: mpsc::Receiver<Outbound>,
     evict: CancellationToken,
+    max_held: usize,
 ) {
-    let mut last_event_seq = 0;
-    let mut closing = None;
-    loop {
+    let mut writer = Writer {
+        sink,
+        last_event_seq: 0,
+        held: None,
+    };
+    let closing = loop {
         let item = tokio::select! {
             biased;
-            _ = evict.cancelled() => {
-                closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
-                break;
-            }
+            _ = evict.cancelled() => break Some(SLOW),
             item = inbox.recv() => item,
         };
-        let message = match item {
-            None => break,
-            Some(Outbound::Close(code, reason)) => {
-                closing = Some((code, reason));
-                break;
+        let sent = match item {
+            None => break None,
+            Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+            Some(Outbound::Hold) => {
+                writer.held = Some(Vec::new());
+                Ok(())
             }
-            Some(Outbound::Frame(frame)) => Message::Text(frame),
-            Some(Outbound::Event { seq, frame }) => {
-                // Never the same event twice on one connection.
-                if seq <= last_event_seq {
-                    continue;
+            Some(Outbound::Event { seq, frame }) => match &mut writer.held {
+                Some(held) if held.len() >= max_held => break Some(SLOW),
+                Some(held) => {
+                    held.push((seq, frame));
+                    Ok(())
                 }
-                last_event_seq = seq;
-                Message::Text(frame)
-            }
-            Some(Outbound::Ping) => Message::Ping(Default::default()),
+                None => writer.event(seq, frame, &evict).await,
+            },
+            Some(Outbound::Answer { seq, frame }) => writer.answer(seq, frame, &evict).await,
+            Some(Outbound::Frame(frame)) => writer.send(Message::Text(frame), &evict).await,
+            Some(Outbound::Ping) => writer.send(Message::Ping(Default::default()), &evict).await,
         };
-        tokio::select! {
-            biased;
-            _ = evict.cancelled() => {
-                closing = Some((close::POLICY, "slow consumer: outbound queue overflowed"));
-                break;
-            }
-            sent = sink.send(message) => {
-                if sent.is_err() {
-                    // The socket is gone: end the session too.
-                    evict.cancel();
-                    return;
-                }
+        match sent {
+            Ok(()) => {}
+            Err(Stop::Evicted) => break Some(SLOW),
+            // The socket is gone: end the session too.
+            Err(Stop::Broken) => {
+                evict.cancel();
+                return;
             }
         }
-    }
+    };
+    let mut sink = writer.sink;
     let finish = async {
         if let Some((code, reason)) = closing {
             let frame = CloseFrame {
@@ -412,6 +436,72 @@ async fn write_loop(
         let _ = sink.close().await;
     };
     let _ = timeout(CLOSE_GRACE, finish).await;
+}
+
+const SLOW: (u16, &str) = (close::POLICY, "slow consumer: outbound queue overflowed");
+
+enum Stop {
+    /// The connection was evicted while a frame was being sent.
+    Evicted,
+    /// The socket failed.
+    Broken,
+}
+
+/// The sending half of a socket, and what it has sent.
+struct Writer {
+    sink: SplitSink<WebSocket, Message>,
+    /// Events go out in increasing `seq`, never one twice.
+    last_event_seq: i64,
+    /// Events held back while a change of this connection is in flight.
+    held: Option<Vec<(i64, Utf8Bytes)>>,
+}
+
+impl Writer {
+    async fn send(&mut self, message: Message, evict: &CancellationToken) -> Result<(), Stop> {
+        tokio::select! {
+            biased;
+            _ = evict.cancelled() => Err(Stop::Evicted),
+            sent = self.sink.send(message) => sent.map_err(|_| Stop::Broken),
+        }
+    }
+
+    async fn event(
+        &mut self,
+        seq: i64,
+        frame: Utf8Bytes,
+        evict: &CancellationToken,
+    ) -> Result<(), Stop> {
+        if seq <= self.last_event_seq {
+            return Ok(());
+        }
+        self.last_event_seq = seq;
+        self.send(Message::Text(frame), evict).await
+    }
+
+    /// Sends an answer; after a hold, the held events with a lower `seq` go first
+    /// and the rest after it.
+    async fn answer(
+        &mut self,
+        seq: Option<i64>,
+        frame: Utf8Bytes,
+        evict: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let mut held = self.held.take().unwrap_or_default();
+        held.sort_unstable_by_key(|(seq, _)| *seq);
+        let split = seq.map_or(0, |s| held.partition_point(|(e, _)| *e < s));
+        let later = held.split_off(split);
+        for (event_seq, event) in held {
+            self.event(event_seq, event, evict).await?;
+        }
+        self.send(Message::Text(frame), evict).await?;
+        if let Some(seq) = seq {
+            self.last_event_seq = self.last_event_seq.max(seq);
+        }
+        for (event_seq, event) in later {
+            self.event(event_seq, event, evict).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A token bucket per connection: `burst` requests at once, `rate` per second after.

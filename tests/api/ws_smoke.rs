@@ -69,3 +69,41 @@ async fn a_large_ack_is_delivered_whole(backend: Backend) {
     let pong = ws.request(req("ping", "p", json!({}))).await;
     assert_eq!(pong["type"], "pong");
 }
+
+on_both_backends!(acks_and_events_arrive_in_seq_order_on_every_connection);
+
+/// Two tabs of one user change data at the same time, as fast as they can: each sees
+/// its acks and the other's events interleaved in `seq` order, 1 to N with no gap.
+async fn acks_and_events_arrive_in_seq_order_on_every_connection(backend: Backend) {
+    const EACH: usize = 30;
+    let app = spawn_app(backend).await;
+    let (mut a, _) = app.ws("alice").await;
+    let (mut b, _) = app.ws("alice").await;
+    for i in 0..EACH {
+        a.send(req(
+            "task.create",
+            &format!("a{i}"),
+            json!({"title": format!("a{i}")}),
+        ))
+        .await;
+        b.send(req(
+            "task.create",
+            &format!("b{i}"),
+            json!({"title": format!("b{i}")}),
+        ))
+        .await;
+    }
+    for ws in [&mut a, &mut b] {
+        let mut seqs = Vec::new();
+        while seqs.len() < 2 * EACH {
+            let frame = ws.recv().await;
+            assert!(
+                matches!(frame["type"].as_str(), Some("ack" | "event")),
+                "{frame}"
+            );
+            seqs.push(frame["seq"].as_i64().unwrap());
+        }
+        let expected: Vec<i64> = (1..=(2 * EACH) as i64).collect();
+        assert_eq!(seqs, expected, "frames out of seq order");
+    }
+}
