@@ -151,7 +151,9 @@ pub async fn handle(
     if request.is_mutation() {
         before_change();
     }
-    let answer = dispatch(state, conn, request).await;
+    // Boxed: the request path (service, store, sqlx) is a deep future. Inline, every
+    // idle connection's task would be as large as the largest request in flight.
+    let answer = Box::pin(dispatch(state, conn, request)).await;
     let outcome = match &answer {
         Ok(_) => "ok",
         Err(err) => err.code(),

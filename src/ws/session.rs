@@ -115,13 +115,12 @@ async fn join(
     let mut retry = Duration::from_millis(500);
     let mut told = false;
     loop {
-        match state
-            .service
-            .join(conn.user(), peer.clone(), |seq| {
-                conn.ready_frame(state, seq)
-            })
-            .await
-        {
+        // Boxed, like request handling: the database path is a deep future that an
+        // idle connection should not carry around.
+        let joined = state.service.join(conn.user(), peer.clone(), |seq| {
+            conn.ready_frame(state, seq)
+        });
+        match Box::pin(joined).await {
             Ok(registration) => return Some(registration),
             Err(JoinError::AtCapacity) => {
                 send_last(
