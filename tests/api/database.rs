@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use taskwire::config::DatabaseUrl;
 
-use crate::helpers::{Backend, DbProxy, Link, Options, TestApp, TestDb, pg_options, spawn_with};
+use crate::helpers::{Backend, Link, Options, TestApp, TestDb, spawn_behind_proxy, spawn_with};
 use crate::on_both_backends;
 
 async fn health(app: &TestApp) -> (Value, Duration) {
@@ -98,29 +98,10 @@ async fn sqlite_unreachable_at_startup_then_back() {
     );
 }
 
-async fn postgres_app() -> Option<(TestApp, DbProxy)> {
-    let backend = Backend::postgres()?;
-    let Backend::Postgres { url } = &backend else {
-        unreachable!()
-    };
-    let options = pg_options(url);
-    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
-    let app = spawn_with(
-        backend,
-        Options {
-            pg_port: Some(proxy.port),
-            env: vec![("DATABASE_TIMEOUT_SECS", "2".into())],
-            ..Default::default()
-        },
-    )
-    .await;
-    Some((app, proxy))
-}
-
 /// PostgreSQL: the server goes away while taskwire runs, then comes back.
 #[tokio::test]
 async fn postgres_down_then_back_without_restart() {
-    let Some((app, proxy)) = postgres_app().await else {
+    let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
@@ -141,7 +122,7 @@ async fn postgres_down_then_back_without_restart() {
 /// `/health` answer within a second, and 503s on task routes.
 #[tokio::test]
 async fn postgres_hung_health_answers_within_a_second() {
-    let Some((app, proxy)) = postgres_app().await else {
+    let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
@@ -154,25 +135,10 @@ async fn postgres_hung_health_answers_within_a_second() {
 /// PostgreSQL unreachable at startup: the server starts anyway and migrates later.
 #[tokio::test]
 async fn postgres_unreachable_at_startup_then_back() {
-    let Some(backend) = Backend::postgres() else {
+    let Some((app, proxy)) = spawn_behind_proxy(Link::Down, 1).await else {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
-    let Backend::Postgres { url } = &backend else {
-        unreachable!()
-    };
-    let options = pg_options(url);
-    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
-    proxy.set(Link::Down);
-    let app = spawn_with(
-        backend,
-        Options {
-            pg_port: Some(proxy.port),
-            env: vec![("DATABASE_TIMEOUT_SECS", "1".into())],
-            ..Default::default()
-        },
-    )
-    .await;
     assert_unavailable(&app).await;
     proxy.set(Link::Up);
     create_eventually(&app, Duration::from_secs(20)).await;
@@ -324,7 +290,7 @@ async fn a_change_whose_client_hangs_up_mid_commit_is_still_delivered() {
 /// told `unavailable` once, and gets `ready` when the database is back.
 #[tokio::test]
 async fn a_socket_opened_while_the_database_is_down_waits_for_ready() {
-    let Some((app, proxy)) = postgres_app().await else {
+    let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };

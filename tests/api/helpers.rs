@@ -422,3 +422,26 @@ impl DbProxy {
         self.link.send_replace(link);
     }
 }
+
+/// PostgreSQL only (`None` without `TEST_DATABASE_URL`): a server whose database
+/// connections go through a proxy the test can cut, starting in state `link`, with
+/// `DATABASE_TIMEOUT_SECS` set to `timeout_secs`.
+pub async fn spawn_behind_proxy(link: Link, timeout_secs: u64) -> Option<(TestApp, DbProxy)> {
+    let backend = Backend::postgres()?;
+    let Backend::Postgres { url } = &backend else {
+        unreachable!()
+    };
+    let options = pg_options(url);
+    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
+    proxy.set(link);
+    let app = spawn_with(
+        backend,
+        Options {
+            pg_port: Some(proxy.port),
+            env: vec![("DATABASE_TIMEOUT_SECS", timeout_secs.to_string())],
+            ..Default::default()
+        },
+    )
+    .await;
+    Some((app, proxy))
+}

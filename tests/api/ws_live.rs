@@ -17,7 +17,7 @@ use tokio_tungstenite::{
 };
 
 use crate::helpers::{
-    Backend, DbProxy, Link, Options, TestApp, TestDb, pg_options, spawn_app, spawn_with,
+    Backend, Link, Options, TestApp, TestDb, spawn_app, spawn_behind_proxy, spawn_with,
 };
 use crate::on_both_backends;
 use crate::ws_client::{Handshake, WAIT, WsClient, req};
@@ -730,24 +730,10 @@ async fn heartbeats_keep_answering_clients_and_drop_silent_ones(backend: Backend
 /// to take it away from a running server the way a network database goes away.
 #[tokio::test]
 async fn database_down_is_unavailable_and_the_socket_recovers() {
-    let Some(backend) = Backend::postgres() else {
+    let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 1).await else {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
-    let Backend::Postgres { url } = &backend else {
-        unreachable!()
-    };
-    let options = pg_options(url);
-    let proxy = DbProxy::start((options.get_host().to_owned(), options.get_port())).await;
-    let app = spawn_with(
-        backend,
-        Options {
-            pg_port: Some(proxy.port),
-            env: vec![("DATABASE_TIMEOUT_SECS", "1".into())],
-            ..Default::default()
-        },
-    )
-    .await;
     let (mut ws, _) = app.ws("alice").await;
     let ack = ws
         .request(req("task.create", "c1", json!({"title": "before"})))
