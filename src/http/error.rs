@@ -28,8 +28,11 @@ impl Error {
 
 /// `{"success": false, "error": code, "message": …, "detail": …}`; clients read `detail` or `message`.
 pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "success": false, "error": code, "message": message, "detail": message });
-    (status, Json(body)).into_response()
+    (status, Json(body(code, message))).into_response()
+}
+
+fn body(code: &str, message: &str) -> serde_json::Value {
+    json!({ "success": false, "error": code, "message": message, "detail": message })
 }
 
 impl IntoResponse for Error {
@@ -43,8 +46,7 @@ impl IntoResponse for Error {
             ref other => other.code(),
         };
         let message = self.to_string();
-        let mut body =
-            json!({ "success": false, "error": code, "message": message, "detail": message });
+        let mut body = body(code, &message);
         if let Error::Invalid {
             field: Some(field), ..
         } = &self

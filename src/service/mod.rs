@@ -114,16 +114,17 @@ impl Service {
         ready: impl FnOnce(i64) -> Utf8Bytes,
     ) -> std::result::Result<Registration, JoinError> {
         let _turn = self.turn(user).await.map_err(JoinError::Failed)?;
+        let outbox = peer.outbox.clone();
+        // The cap first: a connection over it is refused without a database read.
+        let registration = self
+            .hub
+            .register(user, peer)
+            .map_err(|_| JoinError::AtCapacity)?;
         let seq = self
             .store
             .latest_seq(user)
             .await
             .map_err(JoinError::Failed)?;
-        let outbox = peer.outbox.clone();
-        let registration = self
-            .hub
-            .register(user, peer)
-            .map_err(|_| JoinError::AtCapacity)?;
         // A fresh queue has room for its first frame.
         let _ = outbox.try_send(Outbound::Frame(ready(seq)));
         Ok(registration)

@@ -123,7 +123,7 @@ async fn join(
         match Box::pin(joined).await {
             Ok(registration) => return Some(registration),
             Err(JoinError::AtCapacity) => {
-                send_last(
+                queue(
                     outbox,
                     evict,
                     [Outbound::Close(
@@ -136,7 +136,7 @@ async fn join(
             Err(JoinError::Failed(err)) => {
                 if !told {
                     told = true;
-                    send_last(
+                    queue(
                         outbox,
                         evict,
                         [Outbound::Frame(ServerFrame::error(None, &err).to_text())],
@@ -147,7 +147,7 @@ async fn join(
         tokio::select! {
             _ = sleep(retry) => retry = (retry * 2).min(Duration::from_secs(5)),
             _ = state.shutdown.token.cancelled() => {
-                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
+                queue(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
                 return None;
             }
             _ = evict.cancelled() => return None,
@@ -166,7 +166,7 @@ async fn authenticate(
     const AUTH_FIRST: &str = "Authenticate first: send {\"type\": \"auth\", \"token\": \"<jwt>\"}";
     let refuse = |id: Option<String>, err: Error| {
         let error = Outbound::Frame(ServerFrame::error(id, &err).to_text());
-        send_last(
+        queue(
             outbox,
             evict,
             [
@@ -180,11 +180,11 @@ async fn authenticate(
     loop {
         let message = tokio::select! {
             _ = sleep_until(deadline) => {
-                send_last(outbox, evict, [Outbound::Close(close::AUTH_TIMEOUT, "no auth frame in time")]);
+                queue(outbox, evict, [Outbound::Close(close::AUTH_TIMEOUT, "no auth frame in time")]);
                 return None;
             }
             _ = state.shutdown.token.cancelled() => {
-                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
+                queue(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
                 return None;
             }
             message = stream.next() => message,
@@ -207,34 +207,25 @@ async fn authenticate(
             Ok(identity) => identity,
             Err(err) => return refuse(id, err),
         };
-        if state.service.hub().is_full(&identity.user_id) {
-            send_last(
-                outbox,
-                evict,
-                [Outbound::Close(
-                    close::TOO_MANY,
-                    "too many connections for this user",
-                )],
-            );
-            return None;
-        }
+        // The per-user cap is enforced when the connection joins the hub (4429).
         return Some(identity);
     }
 }
 
-/// Queues the last frames of a connection. A client whose queue is full does not
-/// read, so it is evicted (1008) instead of waited for.
-fn send_last(
+/// Queues frames for the writer. A client whose queue is full does not read, so it
+/// is evicted (closed with 1008) instead of waited for; false then.
+fn queue(
     outbox: &mpsc::Sender<Outbound>,
     evict: &CancellationToken,
     items: impl IntoIterator<Item = Outbound>,
-) {
+) -> bool {
     for item in items {
         if outbox.try_send(item).is_err() {
             evict.cancel();
-            return;
+            return false;
         }
     }
+    true
 }
 
 /// The reader loop of an authenticated connection; returns why it ended.
@@ -257,21 +248,19 @@ async fn serve(
             _ = evict.cancelled() => return "slow consumer",
             _ = state.shutdown.token.cancelled() => {
                 drain(state, conn, stream, outbox, evict).await;
-                send_last(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
+                queue(outbox, evict, [Outbound::Close(close::GOING_AWAY, "server shutting down")]);
                 return "shutdown";
             }
             _ = sleep_until(expiry) => {
                 let frame = ServerFrame::error(None, &Error::TokenExpired).to_text();
-                send_last(outbox, evict, [Outbound::Frame(frame), Outbound::Close(close::AUTH_FAILED, "token expired")]);
+                queue(outbox, evict, [Outbound::Frame(frame), Outbound::Close(close::AUTH_FAILED, "token expired")]);
                 return "token expired";
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > settings.heartbeat * 2 {
                     return "silent peer";
                 }
-                if outbox.try_send(Outbound::Ping).is_err() {
-                    evict.cancel();
-                }
+                queue(outbox, evict, [Outbound::Ping]);
             }
             message = stream.next() => {
                 last_heard = Instant::now();
@@ -287,12 +276,12 @@ async fn serve(
                 };
                 if let Err(retry_after_ms) = limiter.take() {
                     if limiter.strikes >= settings.rate_burst.saturating_mul(2) {
-                        send_last(outbox, evict, [Outbound::Close(close::TOO_MANY, "rate limit exceeded")]);
+                        queue(outbox, evict, [Outbound::Close(close::TOO_MANY, "rate limit exceeded")]);
                         return "rate limit abuse";
                     }
                     let id = text.as_deref().and_then(frames::peek_id);
                     let frame = ServerFrame::error(id, &Error::RateLimited { retry_after_ms });
-                    if !deliver(outbox, frame.to_text(), evict) {
+                    if !queue(outbox, evict, [Outbound::Frame(frame.to_text())]) {
                         return "slow consumer";
                     }
                     continue;
@@ -301,7 +290,7 @@ async fn serve(
                     Some(text) => answer(state, conn, &text, outbox, evict).await,
                     None => {
                         let err = Error::BadFrame("Binary frames are not supported: send JSON text".into());
-                        deliver(outbox, ServerFrame::error(None, &err).to_text(), evict)
+                        queue(outbox, evict, [Outbound::Frame(ServerFrame::error(None, &err).to_text())])
                     }
                 };
                 if !answered {
@@ -338,26 +327,10 @@ async fn answer(
     evict: &CancellationToken,
 ) -> bool {
     let hold = || {
-        if outbox.try_send(Outbound::Hold).is_err() {
-            evict.cancel();
-        }
+        queue(outbox, evict, [Outbound::Hold]);
     };
     let (frame, seq) = frames::handle(state, conn, text, hold).await;
-    let queued = outbox.try_send(Outbound::Answer { seq, frame }).is_ok();
-    if !queued {
-        evict.cancel();
-    }
-    queued
-}
-
-/// Queues a frame; false when the queue is full (the peer does not read), and
-/// then the writer closes the socket with 1008.
-fn deliver(outbox: &mpsc::Sender<Outbound>, frame: Utf8Bytes, evict: &CancellationToken) -> bool {
-    let queued = outbox.try_send(Outbound::Frame(frame)).is_ok();
-    if !queued {
-        evict.cancel();
-    }
-    queued
+    queue(outbox, evict, [Outbound::Answer { seq, frame }])
 }
 
 /// A read error: a frame over the size limit closes with 1009; anything else has
@@ -368,7 +341,7 @@ fn read_failed(err: axum::Error, outbox: &mpsc::Sender<Outbound>, evict: &Cancel
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
     if too_big {
-        send_last(
+        queue(
             outbox,
             evict,
             [Outbound::Close(close::TOO_BIG, "frame too large")],
