@@ -53,6 +53,22 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
 }
 
+/// The two databases taskwire runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
 /// Where the data lives, parsed from `DATABASE_URL`.
 #[derive(Clone)]
 pub enum DatabaseUrl {
@@ -348,10 +364,10 @@ impl DatabaseUrl {
         }
     }
 
-    pub fn backend(&self) -> &'static str {
+    pub fn backend(&self) -> Backend {
         match self {
-            DatabaseUrl::Sqlite { .. } => "sqlite",
-            DatabaseUrl::Postgres(_) => "postgres",
+            DatabaseUrl::Sqlite { .. } => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
         }
     }
 }
@@ -431,7 +447,7 @@ mod tests {
         ] {
             assert_eq!(
                 DatabaseUrl::parse(url).unwrap().backend(),
-                "postgres",
+                Backend::Postgres,
                 "{url}"
             );
         }
@@ -485,7 +501,7 @@ mod tests {
     #[test]
     fn neon_url_is_used_when_database_url_is_unset() {
         let s = settings(&[("NEON_DB_URL", "postgresql://u@h/db?sslmode=require")]).unwrap();
-        assert_eq!(s.database.url.backend(), "postgres");
+        assert_eq!(s.database.url.backend(), Backend::Postgres);
     }
 
     #[test]

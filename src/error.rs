@@ -1,10 +1,57 @@
 //! The one error type of the service layer.
 //!
 //! Every failure a client can see is one of these variants. It is mapped once to an
-//! HTTP response (`http::error`) and once to a WebSocket `error` frame, so REST and
+//! HTTP response (`http::error`) and once to a WebSocket `error` frame
+//! (`protocol::ServerFrame::error`), so REST and
 //! WebSocket clients always get the same code for the same problem.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, fmt};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The stable codes clients branch on (design §6), the same on REST and WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    UnknownType,
+    Invalid,
+    NotFound,
+    Forbidden,
+    Unauthorized,
+    TokenExpired,
+    RateLimited,
+    Conflict,
+    ResumeGap,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::ResumeGap => "resume_gap",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A failure the client is told about, with the stable code it can branch on.
 #[derive(Debug, thiserror::Error)]
@@ -64,36 +111,25 @@ impl Error {
     }
 
     /// The machine-readable code shared by REST bodies and WebSocket error frames.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::BadFrame(_) => "bad_frame",
-            Error::UnknownType(_) => "unknown_type",
-            Error::ResumeGap(_) => "resume_gap",
-            Error::Unauthorized(_) => "unauthorized",
-            Error::TokenExpired => "token_expired",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::Invalid { .. } => "invalid",
-            Error::Conflict(_) => "conflict",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Unavailable => "unavailable",
-            Error::Internal(_) => "internal",
+            Error::BadFrame(_) => ErrorCode::BadFrame,
+            Error::UnknownType(_) => ErrorCode::UnknownType,
+            Error::ResumeGap(_) => ErrorCode::ResumeGap,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::TokenExpired => ErrorCode::TokenExpired,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Invalid { .. } => ErrorCode::Invalid,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// Whether repeating the same request later can succeed.
     pub fn retryable(&self) -> bool {
         matches!(self, Error::Unavailable | Error::RateLimited { .. })
-    }
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
-        if crate::store::is_unavailable(&err) {
-            tracing::warn!(error = %err, "database unavailable");
-            Error::Unavailable
-        } else {
-            Error::Internal(err.into())
-        }
     }
 }

@@ -8,16 +8,19 @@ use tokio::net::TcpListener;
 use crate::{
     auth::Authenticator,
     config::{DatabaseUrl, Settings},
-    http::{self, State},
+    http,
     hub::Hub,
     service::Service,
+    shutdown::Shutdown,
+    state::{App, AppState},
     store::{Store, is_unavailable},
-    ws::Shutdown,
+    ws,
 };
 
+/// The server, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
-    state: http::AppState,
+    state: AppState,
 }
 
 impl Application {
@@ -59,7 +62,7 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
-        let state = Arc::new(State {
+        let state = Arc::new(App {
             service: Service::new(store, Hub::new(settings.ws.max_connections_per_user)),
             auth: Authenticator::new(&settings.auth),
             settings,
@@ -74,7 +77,7 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    pub fn state(&self) -> &http::AppState {
+    pub fn state(&self) -> &AppState {
         &self.state
     }
 
@@ -85,7 +88,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = http::router(self.state.clone());
+        let settings = &self.state.settings;
+        let routes = http::routes(&settings.api_prefix).merge(ws::routes());
+        let app =
+            http::middleware(routes, &settings.allowed_origins).with_state(self.state.clone());
         let stop = self.state.shutdown.clone();
         let signal = {
             let stop = stop.clone();
@@ -94,11 +100,7 @@ impl Application {
                 stop.begin();
             }
         };
-        let server = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(signal);
         let run = async {
             server.await?;
             stop.sessions_closed().await;

@@ -1,5 +1,7 @@
 //! Conversations and their chat messages.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,41 @@ pub const CONVERSATION_LIMIT_DEFAULT: u64 = 50;
 pub const HISTORY_LIMIT_MAX: u64 = 200;
 pub const HISTORY_LIMIT_DEFAULT: u64 = 50;
 
-pub type ConversationId = i32;
+/// A conversation's id (an `integer` primary key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct ConversationId(i32);
+
+impl ConversationId {
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A stored id.
+impl From<i32> for ConversationId {
+    fn from(id: i32) -> Self {
+        ConversationId(id)
+    }
+}
+
+/// A client's id: one out of the column's range cannot name an existing conversation.
+impl TryFrom<i64> for ConversationId {
+    type Error = Error;
+
+    fn try_from(raw: i64) -> Result<Self> {
+        i32::try_from(raw)
+            .map(ConversationId)
+            .map_err(|_| Error::not_found("Conversation not found"))
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 pub type MessageId = i32;
 
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
@@ -145,8 +181,7 @@ pub struct HistoryQuery {
 impl HistoryQuery {
     pub fn parse(conversation_id: i64, limit: Option<i64>, before_id: Option<i64>) -> Result<Self> {
         Ok(HistoryQuery {
-            conversation_id: ConversationId::try_from(conversation_id)
-                .map_err(|_| Error::not_found("Conversation not found"))?,
+            conversation_id: ConversationId::try_from(conversation_id)?,
             limit: bounded("limit", limit, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)?,
             // An id past the column's range is after every message.
             before_id: before_id

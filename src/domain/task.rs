@@ -1,8 +1,11 @@
-//! Tasks: the parsed forms of what clients send, and the task they get back.
+//! Tasks: the parsed forms of what clients send, and the task they get back. The
+//! wire shapes they are parsed from live in `protocol::input`.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::time;
 use crate::error::{Error, Result};
@@ -30,21 +33,39 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Task ids are the old backend's `integer` primary keys.
-pub type TaskId = i32;
+/// A task's id: the old backend's `integer` primary key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct TaskId(i32);
 
-/// Parses a task id from a path segment or a frame field.
-pub fn parse_task_id(raw: &str) -> Result<TaskId> {
-    match raw.trim().parse::<i64>() {
-        // A well-formed id out of the column's range cannot name an existing task.
-        Ok(n) => parse_task_id_number(n),
-        Err(_) => Err(Error::invalid("task_id", "task_id must be an integer")),
+impl TaskId {
+    pub fn get(self) -> i32 {
+        self.0
     }
 }
 
-/// Reads a task id sent as a JSON number.
-pub fn parse_task_id_number(raw: i64) -> Result<TaskId> {
-    TaskId::try_from(raw).map_err(|_| Error::not_found("Task not found"))
+/// A stored id.
+impl From<i32> for TaskId {
+    fn from(id: i32) -> Self {
+        TaskId(id)
+    }
+}
+
+/// A client's id: one out of the column's range cannot name an existing task.
+impl TryFrom<i64> for TaskId {
+    type Error = Error;
+
+    fn try_from(raw: i64) -> Result<Self> {
+        i32::try_from(raw)
+            .map(TaskId)
+            .map_err(|_| Error::not_found("Task not found"))
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -107,7 +128,7 @@ impl TaskTitle {
     }
 }
 
-fn parse_description(raw: Option<String>) -> Result<Option<String>> {
+pub fn parse_description(raw: Option<String>) -> Result<Option<String>> {
     match raw {
         Some(d) if d.chars().count() > DESCRIPTION_MAX_CHARS => Err(Error::invalid(
             "description",
@@ -117,7 +138,7 @@ fn parse_description(raw: Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
+pub fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
     raw.map(|d| {
         time::parse(&d).ok_or_else(|| {
             Error::invalid(
@@ -129,24 +150,6 @@ fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
     .transpose()
 }
 
-/// The JSON body of a create request (REST `POST` and `task.create`).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct CreateTaskBody {
-    /// 1 to 255 characters, trimmed.
-    #[schemars(required, length(min = 1, max = 255))]
-    pub title: Option<String>,
-    /// At most 1000 characters.
-    #[schemars(length(max = 1000))]
-    pub description: Option<String>,
-    /// Default `false`.
-    pub completed: Option<bool>,
-    /// Default `normal`.
-    #[schemars(with = "Option<Priority>")]
-    pub priority: Option<String>,
-    /// RFC 3339, or `YYYY-MM-DDTHH:MM:SS` read as UTC.
-    pub due_date: Option<String>,
-}
-
 /// A task to create, valid by construction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewTask {
@@ -155,53 +158,6 @@ pub struct NewTask {
     pub completed: bool,
     pub priority: Priority,
     pub due_date: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<CreateTaskBody> for NewTask {
-    type Error = Error;
-
-    fn try_from(body: CreateTaskBody) -> Result<Self> {
-        let title = body
-            .title
-            .ok_or_else(|| Error::invalid("title", "title is required"))?;
-        Ok(NewTask {
-            title: TaskTitle::parse(&title)?,
-            description: parse_description(body.description)?,
-            completed: body.completed.unwrap_or(false),
-            priority: body
-                .priority
-                .as_deref()
-                .map(Priority::parse)
-                .transpose()?
-                .unwrap_or_default(),
-            due_date: parse_due_date(body.due_date)?,
-        })
-    }
-}
-
-/// The JSON body of a partial update: a field that is absent is left alone,
-/// `null` clears the nullable ones (`description`, `due_date`).
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateTaskBody {
-    #[serde(default, deserialize_with = "present")]
-    pub title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub completed: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    pub priority: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub due_date: Option<Option<String>>,
-}
-
-/// Tells "field present with null" (`Some(None)`) from "field absent" (`None`).
-fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The fields of a task to change; `None` leaves a field as it is.
@@ -220,32 +176,6 @@ impl TaskPatch {
             completed: Some(completed),
             ..Self::default()
         }
-    }
-}
-
-fn not_null<T>(field: &'static str, value: Option<Option<T>>) -> Result<Option<T>> {
-    match value {
-        Some(None) => Err(Error::invalid(field, format!("{field} must not be null"))),
-        Some(Some(v)) => Ok(Some(v)),
-        None => Ok(None),
-    }
-}
-
-impl TryFrom<UpdateTaskBody> for TaskPatch {
-    type Error = Error;
-
-    fn try_from(body: UpdateTaskBody) -> Result<Self> {
-        Ok(TaskPatch {
-            title: not_null("title", body.title)?
-                .map(|t| TaskTitle::parse(&t))
-                .transpose()?,
-            description: body.description.map(parse_description).transpose()?,
-            completed: not_null("completed", body.completed)?,
-            priority: not_null("priority", body.priority)?
-                .map(|p| Priority::parse(&p))
-                .transpose()?,
-            due_date: body.due_date.map(parse_due_date).transpose()?,
-        })
     }
 }
 
@@ -274,16 +204,6 @@ pub enum SortOrder {
     Desc,
 }
 
-/// The list parameters as they arrive, before parsing (query string or frame).
-#[derive(Debug, Default, Deserialize)]
-pub struct ListTasksParams {
-    pub status: Option<String>,
-    pub sort: Option<String>,
-    pub order: Option<String>,
-    pub limit: Option<String>,
-    pub offset: Option<String>,
-}
-
 /// What to list: filter, order and page. Defaults: all tasks, newest first, 100 per page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskQuery {
@@ -306,13 +226,18 @@ impl Default for TaskQuery {
     }
 }
 
-impl TryFrom<ListTasksParams> for TaskQuery {
-    type Error = Error;
-
-    fn try_from(p: ListTasksParams) -> Result<Self> {
+impl TaskQuery {
+    /// Parses the list parameters of REST's query string and of `task.list`.
+    pub fn parse(
+        status: Option<&str>,
+        sort: Option<&str>,
+        order: Option<&str>,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<Self> {
         let mut q = TaskQuery::default();
-        if let Some(s) = p.status {
-            q.status = match s.as_str() {
+        if let Some(s) = status {
+            q.status = match s {
                 "all" => StatusFilter::All,
                 "pending" => StatusFilter::Pending,
                 "completed" => StatusFilter::Completed,
@@ -324,8 +249,8 @@ impl TryFrom<ListTasksParams> for TaskQuery {
                 }
             };
         }
-        if let Some(s) = p.sort {
-            q.sort = match s.as_str() {
+        if let Some(s) = sort {
+            q.sort = match s {
                 "created" => SortKey::Created,
                 "updated" => SortKey::Updated,
                 "title" => SortKey::Title,
@@ -339,26 +264,22 @@ impl TryFrom<ListTasksParams> for TaskQuery {
                 }
             };
         }
-        if let Some(o) = p.order {
-            q.order = match o.as_str() {
+        if let Some(o) = order {
+            q.order = match o {
                 "asc" => SortOrder::Asc,
                 "desc" => SortOrder::Desc,
                 _ => return Err(Error::invalid("order", "order must be asc or desc")),
             };
         }
-        if let Some(l) = p.limit {
-            q.limit = l
-                .parse()
+        if let Some(l) = limit {
+            q.limit = u64::try_from(l)
                 .ok()
                 .filter(|l| (1..=LIST_LIMIT_MAX).contains(l))
                 .ok_or_else(|| Error::invalid("limit", "limit must be an integer from 1 to 100"))?;
         }
-        if let Some(o) = p.offset {
-            q.offset = o
-                .parse()
-                .ok()
-                .filter(|o| *o <= i64::MAX as u64)
-                .ok_or_else(|| Error::invalid("offset", "offset must be a non-negative integer"))?;
+        if let Some(o) = offset {
+            q.offset = u64::try_from(o)
+                .map_err(|_| Error::invalid("offset", "offset must be a non-negative integer"))?;
         }
         Ok(q)
     }
@@ -407,35 +328,13 @@ mod tests {
     }
 
     #[test]
-    fn update_tells_null_from_absent() {
-        let body: UpdateTaskBody = serde_json::from_str(r#"{"description": null}"#).unwrap();
-        let patch = TaskPatch::try_from(body).unwrap();
-        assert_eq!(patch.description, Some(None));
-        assert_eq!(patch.due_date, None);
-
-        let body: UpdateTaskBody = serde_json::from_str(r#"{"title": null}"#).unwrap();
-        assert!(TaskPatch::try_from(body).is_err());
-    }
-
-    #[test]
     fn list_params_are_checked() {
-        let ok = |p: ListTasksParams| TaskQuery::try_from(p).is_ok();
-        assert!(ok(ListTasksParams::default()));
-        assert!(!ok(ListTasksParams {
-            limit: Some("0".into()),
-            ..Default::default()
-        }));
-        assert!(!ok(ListTasksParams {
-            limit: Some("101".into()),
-            ..Default::default()
-        }));
-        assert!(!ok(ListTasksParams {
-            offset: Some("-1".into()),
-            ..Default::default()
-        }));
-        assert!(!ok(ListTasksParams {
-            status: Some("done".into()),
-            ..Default::default()
-        }));
+        let ok = |limit, offset| TaskQuery::parse(None, None, None, limit, offset).is_ok();
+        assert!(ok(None, None));
+        assert!(ok(Some(100), Some(0)));
+        assert!(!ok(Some(0), None));
+        assert!(!ok(Some(101), None));
+        assert!(!ok(None, Some(-1)));
+        assert!(TaskQuery::parse(Some("done"), None, None, None, None).is_err());
     }
 }

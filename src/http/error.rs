@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -27,11 +27,11 @@ impl Error {
 }
 
 /// `{"success": false, "error": code, "message": …, "detail": …}`; clients read `detail` or `message`.
-pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error_body(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     (status, Json(body(code, message))).into_response()
 }
 
-fn body(code: &str, message: &str) -> serde_json::Value {
+fn body(code: ErrorCode, message: &str) -> serde_json::Value {
     json!({ "success": false, "error": code, "message": message, "detail": message })
 }
 
@@ -42,7 +42,7 @@ impl IntoResponse for Error {
         }
         // REST keeps the old contract: an expired token is a plain `unauthorized`.
         let code = match self {
-            Error::TokenExpired => "unauthorized",
+            Error::TokenExpired => ErrorCode::Unauthorized,
             ref other => other.code(),
         };
         let message = self.to_string();

@@ -13,12 +13,14 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{AppState, error::error_body};
+use super::error::error_body;
 use crate::{
     auth::{Identity, bearer_token},
     domain::UserId,
-    error::Error,
+    error::{Error, ErrorCode},
+    protocol::parse_json,
     service::Actor,
+    state::AppState,
 };
 
 /// The authenticated caller of a REST route.
@@ -84,62 +86,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            error_body(rejection.status(), "invalid", &rejection.body_text())
+            error_body(
+                rejection.status(),
+                ErrorCode::Invalid,
+                &rejection.body_text(),
+            )
         })?;
         parse_json(&bytes)
             .map(JsonBody)
             .map_err(IntoResponse::into_response)
-    }
-}
-
-/// Parses JSON into `T`, reporting the path of the offending field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    // serde would also read a struct from an array (`["title"]`): only objects are bodies.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(Error::Invalid {
-            field: None,
-            message: "Request body must be a JSON object".into(),
-        });
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(invalid_json)?;
-    de.end().map_err(|e| Error::Invalid {
-        field: None,
-        message: format!("Request body is not valid JSON: {e}").into(),
-    })?;
-    Ok(value)
-}
-
-/// Reads already-parsed JSON into `T`, with the same errors as `parse_json`.
-pub fn from_json_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value).map_err(invalid_json)
-}
-
-/// Turns a serde error into `invalid`, naming the field when serde knows it.
-fn invalid_json(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    let text = inner.to_string();
-    let missing = text
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_owned);
-    let (field, message) = if inner.is_syntax() || inner.is_eof() {
-        (None, format!("Request body is not valid JSON: {inner}"))
-    } else if let Some(name) = missing {
-        let message = format!("{name} is required");
-        (Some(name), message)
-    } else if path == "." {
-        (None, format!("Request body must be a JSON object: {inner}"))
-    } else {
-        (
-            Some(path.clone()),
-            format!("Invalid value for {path}: {inner}"),
-        )
-    };
-    Error::Invalid {
-        field: field.map(Into::into),
-        message: message.into(),
     }
 }
 

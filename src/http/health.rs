@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::{Value, json};
 
-use super::AppState;
+use crate::state::AppState;
 
 /// Both probes answer within a second even when the database hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);

@@ -1,11 +1,12 @@
-//! HTTP: the legacy REST routes, `/health`, `/ready`, and the shared middleware.
+//! HTTP: the legacy REST routes, `/health`, `/ready`, and the middleware that wraps
+//! every route. Handlers are thin adapters: extract domain values, call the service.
 
 pub mod error;
 pub mod extract;
 mod health;
 mod tasks;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -19,43 +20,35 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{
-    auth::Authenticator,
-    config::Settings,
-    service::Service,
-    ws::{self, Shutdown},
-};
-
-/// What every handler can reach.
-pub struct State {
-    pub service: Service,
-    pub auth: Authenticator,
-    pub settings: Settings,
-    pub shutdown: Shutdown,
-}
-
-pub type AppState = Arc<State>;
+use crate::{error::ErrorCode, state::AppState};
 
 /// Largest request body accepted by the REST routes.
 const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// The REST routes under `api_prefix`, `/`, `/health`, `/ready`, and the JSON
+/// 404/405 bodies for everything else.
+pub fn routes(api_prefix: &str) -> Router<AppState> {
     let tasks = tasks::routes();
-    let api = if state.settings.api_prefix.is_empty() {
+    let api = if api_prefix.is_empty() {
         tasks
     } else {
-        Router::new().nest(&state.settings.api_prefix, tasks)
+        Router::new().nest(api_prefix, tasks)
     };
     Router::new()
         .route("/", get(health::root))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/ws", get(ws::upgrade))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// What wraps every route, the WebSocket handshake included: the body limit, CORS,
+/// and a span per request.
+pub fn middleware(router: Router<AppState>, allowed_origins: &[String]) -> Router<AppState> {
+    router
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(cors(&state.settings.allowed_origins))
+        .layer(cors(allowed_origins))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: the query string may carry a token.
@@ -64,9 +57,7 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
 }
-
 fn cors(allowed: &[String]) -> CorsLayer {
     let allowed = allowed.to_vec();
     CorsLayer::new()
@@ -83,13 +74,13 @@ fn cors(allowed: &[String]) -> CorsLayer {
 }
 
 async fn not_found() -> impl IntoResponse {
-    error::error_body(StatusCode::NOT_FOUND, "not_found", "Not Found")
+    error::error_body(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not Found")
 }
 
 async fn method_not_allowed() -> impl IntoResponse {
     error::error_body(
         StatusCode::METHOD_NOT_ALLOWED,
-        "invalid",
+        ErrorCode::Invalid,
         "Method Not Allowed",
     )
 }

@@ -10,16 +10,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{
-    AppState,
-    extract::{JsonBody, PathUser, QueryParams},
-};
+use super::extract::{JsonBody, PathUser, QueryParams};
 use crate::{
-    domain::{
-        NewTask, TaskId, TaskPage, TaskPatch, TaskQuery,
-        task::{CompletionState, CreateTaskBody, ListTasksParams, UpdateTaskBody, parse_task_id},
-    },
+    domain::{NewTask, TaskId, TaskPage, TaskPatch, TaskQuery, task::CompletionState},
     error::{Error, Result},
+    protocol::input::{CreateTaskBody, TaskListQuery, UpdateTaskBody},
+    state::AppState,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -32,14 +28,19 @@ pub fn routes() -> Router<AppState> {
         .route("/{user_id}/tasks/{task_id}/complete", patch(complete))
 }
 
+/// The `{task_id}` path segment: not an integer is 422, out of range is 404.
 fn task_id(path: &PathUser) -> Result<TaskId> {
-    parse_task_id(path.task_id.as_deref().unwrap_or_default())
+    let raw = path.task_id.as_deref().unwrap_or_default();
+    match raw.trim().parse::<i64>() {
+        Ok(n) => TaskId::try_from(n),
+        Err(_) => Err(Error::invalid("task_id", "task_id must be an integer")),
+    }
 }
 
 async fn list(
     State(state): State<AppState>,
     path: PathUser,
-    QueryParams(params): QueryParams<ListTasksParams>,
+    QueryParams(params): QueryParams<TaskListQuery>,
 ) -> Result<Json<TaskPage>> {
     let query = TaskQuery::try_from(params)?;
     Ok(Json(state.service.list_tasks(&path.user, &query).await?))

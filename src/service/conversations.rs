@@ -53,7 +53,7 @@ impl Service {
         self.store.list_conversations(user, query).await
     }
 
-    #[instrument(skip_all, fields(user = %user, conversation_id = query.conversation_id))]
+    #[instrument(skip_all, fields(user = %user, conversation_id = query.conversation_id.get()))]
     pub async fn history(&self, user: &UserId, query: &HistoryQuery) -> Result<History> {
         let conversation = self
             .store

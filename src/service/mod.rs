@@ -18,8 +18,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::{
     domain::{UserId, time},
     error::{Error, Result},
-    hub::{ConnectionId, Event, Hub, Outbound, Peer, Registration},
-    protocol::EventName,
+    hub::{ConnectionId, Hub, Outbound, Peer, Registration},
+    protocol::{Event, EventName},
     store::{Store, Tx},
 };
 
@@ -40,11 +40,12 @@ impl Actor {
     }
 }
 
-/// A committed change: its result and the `seq` of its event.
+/// A committed change: its result, and the event that carries it (whose `data` is
+/// the ack's, serialized once).
 #[derive(Debug)]
 pub struct Committed<T> {
     pub value: T,
-    pub seq: i64,
+    pub event: Event,
 }
 
 /// Why a connection could not join.
@@ -125,8 +126,7 @@ impl Service {
             .latest_seq(user)
             .await
             .map_err(JoinError::Failed)?;
-        // A fresh queue has room for its first frame.
-        let _ = outbox.try_send(Outbound::Frame(ready(seq)));
+        outbox.push(Outbound::Frame(ready(seq)));
         Ok(registration)
     }
 
@@ -159,35 +159,25 @@ impl Service {
             .bounded(async {
                 let mut tx = self.store.begin().await?;
                 let value = write(&mut tx).await?;
-                let data = serde_json::to_value(&value).map_err(|e| Error::Internal(e.into()))?;
+                let data = serde_json::value::to_raw_value(&value)
+                    .map_err(|e| Error::Internal(e.into()))?;
                 let seq = tx.next_seq(&actor.user).await?;
-                tx.append_event(
-                    &actor.user,
-                    seq,
-                    name.as_str(),
-                    &data.to_string(),
-                    time::now(),
-                )
-                .await?;
-                let event = Event {
-                    name: name.as_str(),
-                    seq,
-                    data,
-                };
-                Ok((tx, value, event))
+                tx.append_event(&actor.user, seq, name.as_str(), data.get(), time::now())
+                    .await?;
+                Ok((tx, value, Event { name, seq, data }))
             })
             .await?;
         // Past this point the change must finish even if the request is dropped (a
         // client that disconnects mid-commit): commit and publish in a task of their own.
         let (store, hub) = (self.store.clone(), self.hub.clone());
-        let (user, origin, seq) = (actor.user.clone(), actor.connection, event.seq);
+        let (user, origin) = (actor.user.clone(), actor.connection);
         let finish = tokio::spawn(async move {
             let _turn = turn;
             store.bounded(tx.commit()).await?;
             hub.publish(&user, origin, &event);
-            Ok::<_, Error>(())
+            Ok::<_, Error>(event)
         });
-        finish.await.map_err(|e| Error::Internal(e.into()))??;
-        Ok(Committed { value, seq })
+        let event = finish.await.map_err(|e| Error::Internal(e.into()))??;
+        Ok(Committed { value, event })
     }
 }

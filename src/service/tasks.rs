@@ -24,7 +24,7 @@ impl Service {
     }
 
     /// A task of another user is "not found": existence is never leaked.
-    #[instrument(skip_all, fields(user = %user, task_id = id))]
+    #[instrument(skip_all, fields(user = %user, task_id = id.get()))]
     pub async fn get_task(&self, user: &UserId, id: TaskId) -> Result<Task> {
         self.store
             .get_task(user, id)
@@ -32,7 +32,7 @@ impl Service {
             .ok_or_else(task_not_found)
     }
 
-    #[instrument(skip_all, fields(user = %actor.user, task_id = id))]
+    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
     pub async fn update_task(
         &self,
         actor: &Actor,
@@ -57,7 +57,7 @@ impl Service {
             .await
     }
 
-    #[instrument(skip_all, fields(user = %actor.user, task_id = id))]
+    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
     pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
         self.change(actor, EventName::TaskDeleted, async |tx| {
             if tx.delete_task(&actor.user, id).await? {

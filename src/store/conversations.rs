@@ -40,7 +40,7 @@ struct ConversationRow {
 impl From<ConversationRow> for Conversation {
     fn from(row: ConversationRow) -> Self {
         Conversation {
-            id: row.id,
+            id: row.id.into(),
             user_id: row.user_id,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
@@ -63,7 +63,7 @@ impl From<MessageRow> for Message {
         Message {
             id: row.id,
             user_id: row.user_id,
-            conversation_id: row.conversation_id,
+            conversation_id: row.conversation_id.into(),
             role: Role::from_db(&row.role),
             content: row.content,
             created_at: time::from_db(row.created_at),

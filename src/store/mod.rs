@@ -5,9 +5,12 @@
 //! expands it for both pools, so no method is written twice.
 
 mod conversations;
+mod error;
 mod events;
 pub mod schema;
 mod tasks;
+
+pub use error::is_unavailable;
 
 use std::{
     sync::{
@@ -27,7 +30,7 @@ use sqlx::{
     },
 };
 
-use crate::config::{DatabaseSettings, DatabaseUrl};
+use crate::config::{Backend, DatabaseSettings, DatabaseUrl};
 use crate::error::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -121,10 +124,10 @@ impl Store {
         })
     }
 
-    pub fn backend(&self) -> &'static str {
+    pub fn backend(&self) -> Backend {
         match self.pool {
-            Pool::Sqlite(_) => "sqlite",
-            Pool::Postgres(_) => "postgres",
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -255,38 +258,5 @@ impl Tx {
 
     pub async fn commit(self) -> Result<()> {
         on_backend!(Tx, self, tx, _qb => Ok(tx.commit().await?))
-    }
-
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Tx::Sqlite(_) => "sqlite",
-            Tx::Postgres(_) => "postgres",
-        }
-    }
-}
-
-/// Whether an error means "the database is not reachable right now" (answer 503 /
-/// `unavailable`, the client may retry) rather than a bug.
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08…), insufficient resources (53…),
-            // operator intervention such as a shutdown or "cannot connect now" (57P…).
-            // SQLite: BUSY (5), LOCKED (6), CANTOPEN (14) and their extended codes.
-            code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57P")
-                || code
-                    .parse::<i32>()
-                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 14))
-        }
-        _ => false,
     }
 }

@@ -1,6 +1,21 @@
-//! Table and column names, shared with the old backend's schema.
+//! Table and column names, shared with the old backend's schema, and how the
+//! domain's ids are bound as values.
 
 use sea_query::Iden;
+
+use crate::domain::{TaskId, conversation::ConversationId};
+
+impl From<TaskId> for sea_query::Value {
+    fn from(id: TaskId) -> Self {
+        id.get().into()
+    }
+}
+
+impl From<ConversationId> for sea_query::Value {
+    fn from(id: ConversationId) -> Self {
+        id.get().into()
+    }
+}
 
 #[derive(Iden, Clone, Copy)]
 pub enum Task {

@@ -8,6 +8,7 @@ use sea_query::{
 };
 
 use super::{Store, Tx, schema::Task as T};
+use crate::config::Backend;
 use crate::domain::{
     NewTask, Priority, Task, TaskId, TaskPage, TaskPatch, TaskQuery, UserId,
     task::{SortKey, SortOrder, StatusFilter},
@@ -44,7 +45,7 @@ struct TaskRow {
 impl From<TaskRow> for Task {
     fn from(row: TaskRow) -> Self {
         Task {
-            id: row.id,
+            id: row.id.into(),
             user_id: row.user_id,
             title: row.title,
             description: row.description,
@@ -84,10 +85,10 @@ fn status_condition(status: StatusFilter) -> Option<SimpleExpr> {
 /// Case-insensitive title order that is byte-for-byte the same on both backends:
 /// ASCII letters folded, then compared as UTF-8 bytes (SQLite's `lower` folds only
 /// ASCII and compares bytes; PostgreSQL's would follow the database's locale).
-fn title_key(backend: &str) -> SimpleExpr {
+fn title_key(backend: Backend) -> SimpleExpr {
     const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-    if backend == "postgres" {
+    if backend == Backend::Postgres {
         let folded = Func::cust("translate")
             .arg(Expr::col(T::Title))
             .arg(UPPER)
@@ -98,7 +99,7 @@ fn title_key(backend: &str) -> SimpleExpr {
     }
 }
 
-fn list_statement(backend: &str, user: &UserId, q: &TaskQuery) -> SelectStatement {
+fn list_statement(backend: Backend, user: &UserId, q: &TaskQuery) -> SelectStatement {
     let order = match q.order {
         SortOrder::Asc => Order::Asc,
         SortOrder::Desc => Order::Desc,

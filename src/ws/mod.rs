@@ -1,31 +1,52 @@
 //! `GET /ws`: the handshake (origin, token, per-user cap), then a `session` per socket.
 //!
+//! A session reads frames and dispatches each to its handler in `frames/`; a
+//! `writer` task sends what the session and the hub queue for it.
+//!
 //! A token presented at the handshake is checked before the upgrade, so a bad one is
 //! a plain HTTP 401 the browser can see; without one, the socket must send an `auth`
 //! frame first.
 
+mod connection;
 mod frames;
+mod rate_limit;
 mod session;
+mod writer;
 
 use axum::{
+    Router,
     extract::{
         RawQuery, State,
         ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
     },
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
+    routing::get,
 };
 
 use crate::{
     auth::{Identity, bearer_token},
     domain::UserId,
-    error::Error,
-    http::{AppState, error::error_body},
+    error::{Error, ErrorCode},
+    http::error::error_body,
+    state::AppState,
 };
 
-pub use session::Shutdown;
+/// Close codes of the protocol (design §6).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const AUTH_FAILED: u16 = 4401;
+    pub const AUTH_TIMEOUT: u16 = 4408;
+    pub const TOO_MANY: u16 = 4429;
+}
 
-pub async fn upgrade(
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -34,7 +55,7 @@ pub async fn upgrade(
     let Ok(upgrade) = upgrade else {
         return error_body(
             StatusCode::UPGRADE_REQUIRED,
-            "invalid",
+            ErrorCode::Invalid,
             "This endpoint speaks WebSocket: connect with a WebSocket client (e.g. wscat -c ws://host/ws)",
         );
     };
@@ -50,7 +71,7 @@ pub async fn upgrade(
     {
         return error_body(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "Too many connections for this user",
         );
     }

@@ -1,0 +1,33 @@
+//! `auth.refresh`: replaces the connection's token before it expires. The new token
+//! must be for the same user; a failed refresh keeps the current token.
+//!
+//! # Format
+//!
+//! ```text
+//! → {"type": "auth.refresh", "id": "r1", "token": "<jwt>"}
+//! ← {"type": "ack", "id": "r1", "data": {"expires_at": 1767225600}}
+//! ```
+
+use super::{Context, Reply};
+use crate::{
+    error::{Error, Result},
+    protocol::{Refreshed, input::TokenFields},
+};
+
+pub async fn apply(cx: &mut Context<'_>, fields: TokenFields) -> Result<Reply> {
+    let identity = cx
+        .state
+        .auth
+        .verify(&fields.token)
+        .map_err(|err| match err {
+            Error::TokenExpired => Error::unauthorized("Token has expired"),
+            other => other,
+        })?;
+    if identity.user_id != *cx.conn.user() {
+        return Err(Error::unauthorized("The new token is for another user"));
+    }
+    cx.conn.refresh(identity.expires_at);
+    Reply::read(&Refreshed {
+        expires_at: identity.expires_at,
+    })
+}

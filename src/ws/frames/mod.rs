@@ -1,0 +1,79 @@
+//! One handler per request type, in the manner of mini-redis's `cmd/`: each file's
+//! doc comment shows the request and its ack on the wire, turns the request's fields
+//! into domain input and applies it through the service layer (shared with REST).
+//!
+//! `ping` and `auth` carry no handler: the session answers `ping` with `pong`, and
+//! `auth` only opens a socket (`session::authenticate`); on an open one it is
+//! `invalid`.
+
+mod auth_refresh;
+mod conversation_history;
+mod conversation_list;
+mod message_append;
+mod task_complete;
+mod task_create;
+mod task_delete;
+mod task_get;
+mod task_list;
+mod task_update;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::connection::Connection;
+use crate::{
+    error::{Error, Result},
+    protocol::Request,
+    service::{Committed, Service},
+    state::AppState,
+};
+
+/// What a handler can reach: the server, and the connection the request came on.
+pub struct Context<'a> {
+    pub state: &'a AppState,
+    pub conn: &'a mut Connection,
+}
+
+impl Context<'_> {
+    fn service(&self) -> &Service {
+        &self.state.service
+    }
+}
+
+/// A handled request's success: the ack's `data`, and the `seq` of the change.
+pub struct Reply {
+    pub data: Box<RawValue>,
+    pub seq: Option<i64>,
+}
+
+impl Reply {
+    /// A read's answer.
+    fn read(value: &impl Serialize) -> Result<Self> {
+        let data = serde_json::value::to_raw_value(value).map_err(|e| Error::Internal(e.into()))?;
+        Ok(Reply { data, seq: None })
+    }
+
+    /// A change's answer: the data of its event, as serialized when it was stored.
+    fn changed<T>(committed: Committed<T>) -> Self {
+        Reply {
+            data: committed.event.data,
+            seq: Some(committed.event.seq),
+        }
+    }
+}
+
+/// Routes a request to its handler.
+pub async fn dispatch(cx: &mut Context<'_>, request: Request) -> Result<Reply> {
+    match request {
+        Request::AuthRefresh(fields) => auth_refresh::apply(cx, fields).await,
+        Request::TaskCreate(fields) => task_create::apply(cx, fields).await,
+        Request::TaskList(fields) => task_list::apply(cx, fields).await,
+        Request::TaskGet(fields) => task_get::apply(cx, fields).await,
+        Request::TaskUpdate(fields) => task_update::apply(cx, fields).await,
+        Request::TaskComplete(fields) => task_complete::apply(cx, fields).await,
+        Request::TaskDelete(fields) => task_delete::apply(cx, fields).await,
+        Request::MessageAppend(fields) => message_append::apply(cx, fields).await,
+        Request::ConversationList(fields) => conversation_list::apply(cx, fields).await,
+        Request::ConversationHistory(fields) => conversation_history::apply(cx, fields).await,
+    }
+}

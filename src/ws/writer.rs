@@ -1,0 +1,246 @@
+//! The writer task of a connection: it owns the socket's sending half and sends what
+//! the session and the hub queue, in an order the client can rely on.
+//!
+//! Events go out in increasing `seq`, never one twice. While a change of this
+//! connection is in flight (`Hold`), events are held back, so that its ack lands
+//! among them in `seq` order: a client never sees event 7 before the ack of 6.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, stream::SplitSink};
+use tokio::{sync::mpsc, time::timeout};
+use tokio_util::sync::CancellationToken;
+
+use super::close;
+use crate::hub::Outbound;
+
+/// How long a closing writer may take to send its last frames.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+const SLOW: (u16, &str) = (close::POLICY, "slow consumer: outbound queue overflowed");
+
+/// Sends queued frames in order until the queue closes, a close is queued, or the
+/// connection is evicted (closed with 1008).
+pub async fn run(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut inbox: mpsc::Receiver<Outbound>,
+    evict: CancellationToken,
+    max_held: usize,
+) {
+    let mut order = Sequencer::new(max_held);
+    let mut ready = Vec::new();
+    let closing = loop {
+        let item = tokio::select! {
+            biased;
+            _ = evict.cancelled() => break Some(SLOW),
+            item = inbox.recv() => item,
+        };
+        let Some(item) = item else { break None };
+        let flow = order.step(item, &mut ready);
+        for message in ready.drain(..) {
+            let sent = tokio::select! {
+                biased;
+                _ = evict.cancelled() => break,
+                sent = sink.send(message) => sent,
+            };
+            if sent.is_err() {
+                // The socket is gone: end the session too.
+                evict.cancel();
+                return;
+            }
+        }
+        if evict.is_cancelled() {
+            break Some(SLOW);
+        }
+        if let Flow::Close(code, reason) = flow {
+            break Some((code, reason));
+        }
+    };
+    let finish = async {
+        if let Some((code, reason)) = closing {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    };
+    let _ = timeout(CLOSE_GRACE, finish).await;
+}
+
+/// Whether the writer goes on after a step.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close(u16, &'static str),
+}
+
+/// The writer's ordering, apart from the socket: turns each queued item into the
+/// messages to send now.
+struct Sequencer {
+    /// The highest event `seq` sent (or acknowledged) on this connection.
+    last_event_seq: i64,
+    /// Events held back while a change of this connection is in flight.
+    held: Option<Vec<(i64, Utf8Bytes)>>,
+    /// More held events than this and the client is a slow consumer.
+    max_held: usize,
+}
+
+impl Sequencer {
+    fn new(max_held: usize) -> Self {
+        Sequencer {
+            last_event_seq: 0,
+            held: None,
+            max_held,
+        }
+    }
+
+    /// One queued item: appends what to send to `out`.
+    fn step(&mut self, item: Outbound, out: &mut Vec<Message>) -> Flow {
+        match item {
+            Outbound::Close(code, reason) => return Flow::Close(code, reason),
+            Outbound::Hold => self.held = Some(Vec::new()),
+            Outbound::Event { seq, frame } => match &mut self.held {
+                Some(held) if held.len() >= self.max_held => return Flow::Close(SLOW.0, SLOW.1),
+                Some(held) => held.push((seq, frame)),
+                None => self.event(seq, frame, out),
+            },
+            Outbound::Reply { seq, frame } => self.reply(seq, frame, out),
+            Outbound::Frame(frame) => out.push(Message::Text(frame)),
+            Outbound::Ping => out.push(Message::Ping(Default::default())),
+        }
+        Flow::Continue
+    }
+
+    fn event(&mut self, seq: i64, frame: Utf8Bytes, out: &mut Vec<Message>) {
+        if seq > self.last_event_seq {
+            self.last_event_seq = seq;
+            out.push(Message::Text(frame));
+        }
+    }
+
+    /// A reply; after a hold, the held events with a lower `seq` go first and the
+    /// rest after it.
+    fn reply(&mut self, seq: Option<i64>, frame: Utf8Bytes, out: &mut Vec<Message>) {
+        let mut held = self.held.take().unwrap_or_default();
+        held.sort_unstable_by_key(|(seq, _)| *seq);
+        let split = seq.map_or(0, |s| held.partition_point(|(e, _)| *e < s));
+        let later = held.split_off(split);
+        for (event_seq, event) in held {
+            self.event(event_seq, event, out);
+        }
+        out.push(Message::Text(frame));
+        if let Some(seq) = seq {
+            self.last_event_seq = self.last_event_seq.max(seq);
+        }
+        for (event_seq, event) in later {
+            self.event(event_seq, event, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64) -> Outbound {
+        Outbound::Event {
+            seq,
+            frame: format!("event {seq}").into(),
+        }
+    }
+
+    fn reply(seq: Option<i64>) -> Outbound {
+        Outbound::Reply {
+            seq,
+            frame: "reply".into(),
+        }
+    }
+
+    /// Feeds `items` and returns the texts sent, in order.
+    fn sent(order: &mut Sequencer, items: Vec<Outbound>) -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items {
+            assert_eq!(order.step(item, &mut out), Flow::Continue);
+        }
+        out.into_iter()
+            .map(|m| match m {
+                Message::Text(text) => text.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_go_out_in_seq_order_never_twice() {
+        let mut order = Sequencer::new(8);
+        let out = sent(
+            &mut order,
+            vec![event(1), event(2), event(2), event(1), event(3)],
+        );
+        assert_eq!(out, ["event 1", "event 2", "event 3"]);
+    }
+
+    #[test]
+    fn a_reply_lands_among_held_events_by_its_seq() {
+        let mut order = Sequencer::new(8);
+        let out = sent(
+            &mut order,
+            vec![
+                Outbound::Hold,
+                event(7),
+                event(5),
+                reply(Some(6)),
+                event(6),
+                event(8),
+            ],
+        );
+        assert_eq!(out, ["event 5", "reply", "event 7", "event 8"]);
+    }
+
+    #[test]
+    fn a_failed_change_releases_held_events_after_its_reply() {
+        let mut order = Sequencer::new(8);
+        let out = sent(
+            &mut order,
+            vec![Outbound::Hold, event(1), reply(None), event(2)],
+        );
+        assert_eq!(out, ["reply", "event 1", "event 2"]);
+    }
+
+    #[test]
+    fn frames_and_pings_pass_in_queue_order() {
+        let mut order = Sequencer::new(8);
+        let out = sent(
+            &mut order,
+            vec![Outbound::Frame("ready".into()), Outbound::Ping, reply(None)],
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], "ready");
+        assert!(out[1].starts_with("Ping"), "{}", out[1]);
+        assert_eq!(out[2], "reply");
+    }
+
+    #[test]
+    fn too_many_held_events_is_a_slow_consumer() {
+        let mut order = Sequencer::new(2);
+        let mut out = Vec::new();
+        assert_eq!(order.step(Outbound::Hold, &mut out), Flow::Continue);
+        assert_eq!(order.step(event(1), &mut out), Flow::Continue);
+        assert_eq!(order.step(event(2), &mut out), Flow::Continue);
+        assert_eq!(order.step(event(3), &mut out), Flow::Close(SLOW.0, SLOW.1));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_queued_close_ends_the_writer() {
+        let mut order = Sequencer::new(2);
+        let mut out = Vec::new();
+        assert_eq!(
+            order.step(Outbound::Close(close::GOING_AWAY, "bye"), &mut out),
+            Flow::Close(close::GOING_AWAY, "bye")
+        );
+    }
+}
