@@ -16,7 +16,7 @@ pub const HISTORY_LIMIT_MAX: u64 = 200;
 pub const HISTORY_LIMIT_DEFAULT: u64 = 50;
 
 /// A conversation's id (an `integer` primary key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct ConversationId(i32);
 
@@ -52,7 +52,7 @@ impl fmt::Display for ConversationId {
 
 pub type MessageId = i32;
 
-#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conversation {
     pub id: ConversationId,
@@ -63,7 +63,7 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
     pub id: MessageId,
@@ -106,7 +106,7 @@ impl Role {
 }
 
 /// Message text: stored exactly as sent, but never blank, at most 32,768 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Content(String);
 
 impl Content {
@@ -129,7 +129,7 @@ impl Content {
 }
 
 /// A message to append; without a conversation id, a new conversation is started.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewMessage {
     pub conversation_id: Option<ConversationId>,
     pub role: Role,
@@ -137,7 +137,7 @@ pub struct NewMessage {
 }
 
 /// `message.append`'s answer, and the `message.appended` event's data.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Appended {
     pub conversation: Conversation,

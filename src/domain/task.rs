@@ -16,7 +16,7 @@ pub const LIST_LIMIT_MAX: u64 = 100;
 pub const LIST_LIMIT_DEFAULT: u64 = 100;
 
 /// A task as clients see it (REST body, WebSocket `data`).
-#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
     pub id: TaskId,
@@ -34,7 +34,7 @@ pub struct Task {
 }
 
 /// A task's id: the old backend's `integer` primary key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct TaskId(i32);
 
@@ -105,7 +105,7 @@ impl Priority {
 }
 
 /// A title: trimmed, 1..=255 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
@@ -151,7 +151,7 @@ pub fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
 }
 
 /// A task to create, valid by construction.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewTask {
     pub title: TaskTitle,
     pub description: Option<String>,
@@ -161,7 +161,7 @@ pub struct NewTask {
 }
 
 /// The fields of a task to change; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TaskPatch {
     pub title: Option<TaskTitle>,
     pub description: Option<Option<String>>,

@@ -26,9 +26,17 @@ pub struct Peer {
 
 /// Live connections per user.
 pub struct Hub {
-    peers: DashMap<UserId, Vec<Peer>>,
+    users: DashMap<UserId, Peers>,
     /// Per-user cap on connections; 0 means none.
     max_per_user: usize,
+}
+
+/// One user's live connections, and the last `seq` they were all given.
+#[derive(Default)]
+struct Peers {
+    list: Vec<Peer>,
+    /// Events up to this `seq` have been published (or were before `ready`).
+    last_seq: i64,
 }
 
 /// The user already has as many connections as allowed.
@@ -38,7 +46,7 @@ pub struct AtCapacity;
 impl Hub {
     pub fn new(max_per_user: usize) -> Arc<Self> {
         Arc::new(Hub {
-            peers: DashMap::new(),
+            users: DashMap::new(),
             max_per_user,
         })
     }
@@ -47,9 +55,9 @@ impl Hub {
     pub fn is_full(&self, user: &UserId) -> bool {
         self.max_per_user != 0
             && self
-                .peers
+                .users
                 .get(user)
-                .is_some_and(|p| p.len() >= self.max_per_user)
+                .is_some_and(|p| p.list.len() >= self.max_per_user)
     }
 
     /// Adds a connection; it stays until the returned registration is dropped.
@@ -58,12 +66,12 @@ impl Hub {
         user: &UserId,
         peer: Peer,
     ) -> Result<Registration, AtCapacity> {
-        let mut peers = self.peers.entry(user.clone()).or_default();
-        if self.max_per_user != 0 && peers.len() >= self.max_per_user {
+        let mut peers = self.users.entry(user.clone()).or_default();
+        if self.max_per_user != 0 && peers.list.len() >= self.max_per_user {
             return Err(AtCapacity);
         }
         let id = peer.id;
-        peers.push(peer);
+        peers.list.push(peer);
         Ok(Registration {
             hub: self.clone(),
             user: user.clone(),
@@ -71,14 +79,34 @@ impl Hub {
         })
     }
 
+    /// Records that the user's connections have every event up to `seq` (a new
+    /// connection's `ready`).
+    pub fn caught_up(&self, user: &UserId, seq: i64) {
+        if let Some(mut peers) = self.users.get_mut(user) {
+            peers.last_seq = peers.last_seq.max(seq);
+        }
+    }
+
+    /// When the user has live connections that have not been given every event
+    /// before `seq`, the last `seq` they were given.
+    pub fn gap_before(&self, user: &UserId, seq: i64) -> Option<i64> {
+        let peers = self.users.get(user)?;
+        (peers.last_seq < seq - 1).then_some(peers.last_seq)
+    }
+
     /// Sends a committed event to every live connection of `user` except `origin`
-    /// (which gets the ack instead). Serialized once, shared by all.
+    /// (which gets the ack instead). Serialized once, shared by all; an event already
+    /// published is not sent again.
     pub fn publish(&self, user: &UserId, origin: Option<ConnectionId>, event: &Event) {
-        let Some(peers) = self.peers.get(user) else {
+        let Some(mut peers) = self.users.get_mut(user) else {
             return;
         };
+        if event.seq <= peers.last_seq {
+            return;
+        }
+        peers.last_seq = event.seq;
         let frame = ServerFrame::event(event).to_text();
-        for peer in peers.iter().filter(|p| Some(p.id) != origin) {
+        for peer in peers.list.iter().filter(|p| Some(p.id) != origin) {
             peer.outbox.push(Outbound::Event {
                 seq: event.seq,
                 frame: frame.clone(),
@@ -96,9 +124,9 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.hub.peers.remove_if_mut(&self.user, |_, peers| {
-            peers.retain(|p| p.id != self.id);
-            peers.is_empty()
+        self.hub.users.remove_if_mut(&self.user, |_, peers| {
+            peers.list.retain(|p| p.id != self.id);
+            peers.list.is_empty()
         });
     }
 }

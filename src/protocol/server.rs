@@ -2,7 +2,7 @@
 
 use axum::extract::ws::Utf8Bytes;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::RequestId;
@@ -12,6 +12,7 @@ use crate::{
         conversation::{Appended, ConversationPage, History},
     },
     error::{Error, ErrorCode},
+    store::StoredEvent,
 };
 
 /// What the server sends.
@@ -113,6 +114,26 @@ pub struct Event {
     pub data: Box<RawValue>,
 }
 
+/// A stored event, read back for a replay or a catch-up.
+impl TryFrom<StoredEvent> for Event {
+    type Error = Error;
+
+    fn try_from(stored: StoredEvent) -> Result<Self, Error> {
+        let name = EventName::parse(&stored.name).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "unknown stored event name {:?}",
+                stored.name
+            ))
+        })?;
+        let data = RawValue::from_string(stored.data).map_err(|e| Error::Internal(e.into()))?;
+        Ok(Event {
+            name,
+            seq: stored.seq,
+            data,
+        })
+    }
+}
+
 /// Names of `event` frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum EventName {
@@ -127,6 +148,18 @@ pub enum EventName {
 }
 
 impl EventName {
+    const ALL: [EventName; 4] = [
+        EventName::TaskCreated,
+        EventName::TaskUpdated,
+        EventName::TaskDeleted,
+        EventName::MessageAppended,
+    ];
+
+    /// Reads a stored name; `None` for a name this version does not know.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventName::TaskCreated => "task.created",
@@ -138,7 +171,7 @@ impl EventName {
 }
 
 /// `task.delete`'s answer and the `task.deleted` event's data.
-#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDeleted {
     pub task_id: TaskId,

@@ -24,7 +24,8 @@ impl Service {
         actor: &Actor,
         message: NewMessage,
     ) -> Result<Committed<Appended>> {
-        self.change(actor, EventName::MessageAppended, async |tx| {
+        let key = actor.key("message.append", &message)?;
+        self.change(actor, EventName::MessageAppended, key, async |tx| {
             let now = time::now();
             let conversation = match message.conversation_id {
                 None => tx.insert_conversation(&actor.user, now).await?,

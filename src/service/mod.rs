@@ -3,32 +3,46 @@
 //!
 //! Every change goes through `Service::change`: one transaction writes the rows and
 //! the event with the user's next `seq`, commits, and only then is the event fanned
-//! out and the change acknowledged.
+//! out and the change acknowledged. A change requested with an id is recorded under
+//! that id in the same transaction, so a retry returns the first answer instead of
+//! writing twice.
 
 mod conversations;
 mod tasks;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::extract::ws::Utf8Bytes;
+use base64::Engine;
 use dashmap::DashMap;
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
     domain::{UserId, time},
     error::{Error, Result},
     hub::{ConnectionId, Hub, Outbound, Peer, Registration},
-    protocol::{Event, EventName},
-    store::{Store, Tx},
+    protocol::{Event, EventName, RequestId},
+    store::{RequestKey, Store, StoredEvent, Tx},
 };
 
-/// Who asks for a change: the user, and the connection it came from (none for REST).
-/// That connection gets the ack; the user's other connections get the event.
+/// How long a commit may take to tell its outcome before the gateway stops waiting
+/// for it. The request itself answers `unavailable` after `DATABASE_TIMEOUT_SECS`;
+/// the commit goes on, and if it succeeds its event still reaches the user.
+const COMMIT_OUTCOME_LIMIT: Duration = Duration::from_secs(30);
+
+/// Who asks for a change: the user, the connection it came from (none for REST), and
+/// the request's id, which is the change's idempotency key. That connection gets the
+/// ack; the user's other connections get the event.
 #[derive(Clone, Debug)]
 pub struct Actor {
     pub user: UserId,
     pub connection: Option<ConnectionId>,
+    pub request: Option<RequestId>,
 }
 
 impl Actor {
@@ -36,6 +50,41 @@ impl Actor {
         Actor {
             user,
             connection: None,
+            request: None,
+        }
+    }
+
+    /// The idempotency key of a change of type `kind` with parsed `input`: the
+    /// request's id and a fingerprint of what it asks, so that the same id with
+    /// another request is told apart (`conflict`).
+    fn key(&self, kind: &str, input: &impl Serialize) -> Result<Option<Key>> {
+        let Some(id) = &self.request else {
+            return Ok(None);
+        };
+        let input = serde_json::to_vec(input).map_err(|e| Error::Internal(e.into()))?;
+        let digest = Sha256::new()
+            .chain_update(kind.as_bytes())
+            .chain_update([0])
+            .chain_update(&input)
+            .finalize();
+        Ok(Some(Key {
+            id: id.clone(),
+            hash: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest),
+        }))
+    }
+}
+
+/// A change's idempotency key: the request id and the fingerprint of the request.
+struct Key {
+    id: RequestId,
+    hash: String,
+}
+
+impl Key {
+    fn stored(&self) -> RequestKey<'_> {
+        RequestKey {
+            id: self.id.as_str(),
+            hash: &self.hash,
         }
     }
 }
@@ -126,6 +175,7 @@ impl Service {
             .latest_seq(user)
             .await
             .map_err(JoinError::Failed)?;
+        self.hub.caught_up(user, seq);
         outbox.push(Outbound::Frame(ready(seq)));
         Ok(registration)
     }
@@ -145,39 +195,136 @@ impl Service {
         Ok(turn)
     }
 
-    /// Runs `write` in a transaction, records its result as event `name`, commits,
-    /// then fans the event out. The result is the event's data, as the ack's is.
-    async fn change<T: Serialize>(
+    /// Runs `write` in a transaction, records its result as event `name` (under the
+    /// request's `key`), commits, then fans the event out. The result is the event's
+    /// data, as the ack's is. A key already recorded answers with the change it made.
+    async fn change<T: Serialize + DeserializeOwned>(
         &self,
         actor: &Actor,
         name: EventName,
+        key: Option<Key>,
         write: impl AsyncFnOnce(&mut Tx) -> Result<T>,
     ) -> Result<Committed<T>> {
         let turn = self.turn(&actor.user).await?;
-        let (tx, value, event) = self
+        let written = self
             .store
             .bounded(async {
                 let mut tx = self.store.begin().await?;
-                let value = write(&mut tx).await?;
-                let data = serde_json::value::to_raw_value(&value)
-                    .map_err(|e| Error::Internal(e.into()))?;
+                // First: it waits for the user's other changes, on every instance.
                 let seq = tx.next_seq(&actor.user).await?;
-                tx.append_event(&actor.user, seq, name.as_str(), data.get(), time::now())
-                    .await?;
-                Ok((tx, value, Event { name, seq, data }))
+                if let Some(key) = &key
+                    && let Some(prior) = tx.event_of_request(&actor.user, key.id.as_str()).await?
+                {
+                    return Ok(Written::Before(prior));
+                }
+                let value = write(&mut tx).await?;
+                let data = to_raw(&value)?;
+                let stored_key = key.as_ref().map(Key::stored);
+                tx.append_event(
+                    &actor.user,
+                    seq,
+                    name.as_str(),
+                    data.get(),
+                    stored_key,
+                    time::now(),
+                )
+                .await?;
+                Ok(Written::Now(tx, value, Event { name, seq, data }))
             })
             .await?;
+        let (tx, value, event) = match written {
+            Written::Now(tx, value, event) => (tx, value, event),
+            Written::Before(prior) => {
+                let key = key.expect("only a keyed change finds an earlier one");
+                return repeated(name, &key, prior);
+            }
+        };
         // Past this point the change must finish even if the request is dropped (a
         // client that disconnects mid-commit): commit and publish in a task of their own.
         let (store, hub) = (self.store.clone(), self.hub.clone());
         let (user, origin) = (actor.user.clone(), actor.connection);
         let finish = tokio::spawn(async move {
             let _turn = turn;
-            store.bounded(tx.commit()).await?;
-            hub.publish(&user, origin, &event);
+            match tokio::time::timeout(COMMIT_OUTCOME_LIMIT, tx.commit()).await {
+                Ok(committed) => committed?,
+                Err(_) => {
+                    tracing::error!(seq = event.seq, "commit outcome unknown after 30 s");
+                    return Err(Error::Unavailable);
+                }
+            }
+            publish_in_order(&store, &hub, &user, origin, &event).await;
             Ok::<_, Error>(event)
         });
-        let event = finish.await.map_err(|e| Error::Internal(e.into()))??;
+        // A commit slower than the budget is answered `unavailable`; it goes on, and a
+        // retry with the same id returns its ack once it has committed.
+        let event = match tokio::time::timeout(self.store.budget(), finish).await {
+            Ok(joined) => joined.map_err(|e| Error::Internal(e.into()))??,
+            Err(_) => return Err(Error::Unavailable),
+        };
         Ok(Committed { value, event })
     }
+}
+
+/// What a change's transaction found: its own write, or the change its key made before.
+enum Written<T> {
+    Now(Tx, T, Event),
+    Before(StoredEvent),
+}
+
+/// The answer to a repeated request: the first one's, or `conflict` when the id was
+/// used for another request.
+fn repeated<T: DeserializeOwned>(
+    name: EventName,
+    key: &Key,
+    prior: StoredEvent,
+) -> Result<Committed<T>> {
+    if prior.request_hash.as_deref() != Some(key.hash.as_str()) {
+        return Err(Error::Conflict(
+            format!(
+                "The id {:?} was already used for a different request",
+                key.id.as_str()
+            )
+            .into(),
+        ));
+    }
+    let value = serde_json::from_str(&prior.data).map_err(|e| Error::Internal(e.into()))?;
+    let data = RawValue::from_string(prior.data).map_err(|e| Error::Internal(e.into()))?;
+    Ok(Committed {
+        value,
+        event: Event {
+            name,
+            seq: prior.seq,
+            data,
+        },
+    })
+}
+
+fn to_raw(value: &impl Serialize) -> Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).map_err(|e| Error::Internal(e.into()))
+}
+
+/// Publishes `event`, first the user's events this instance has not published yet
+/// (a commit whose outcome came too late to be published), so that no live
+/// connection sees a `seq` skipped.
+async fn publish_in_order(
+    store: &Store,
+    hub: &Hub,
+    user: &UserId,
+    origin: Option<ConnectionId>,
+    event: &Event,
+) {
+    if let Some(after) = hub.gap_before(user, event.seq) {
+        match store.events_between(user, after, event.seq - 1).await {
+            Ok(missed) => {
+                for stored in missed {
+                    match Event::try_from(stored) {
+                        Ok(missed) => hub.publish(user, None, &missed),
+                        Err(err) => tracing::error!(error = %err, "unreadable stored event"),
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot read missed events"),
+        }
+    }
+    hub.publish(user, origin, event);
 }

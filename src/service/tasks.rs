@@ -1,6 +1,6 @@
 use tracing::instrument;
 
-use super::{Actor, Committed, Service};
+use super::{Actor, Committed, Key, Service};
 use crate::domain::{NewTask, Task, TaskId, TaskPage, TaskPatch, TaskQuery, UserId, time};
 use crate::error::{Error, Result};
 use crate::protocol::{EventName, TaskDeleted};
@@ -12,7 +12,8 @@ fn task_not_found() -> Error {
 impl Service {
     #[instrument(skip_all, fields(user = %actor.user))]
     pub async fn create_task(&self, actor: &Actor, task: NewTask) -> Result<Committed<Task>> {
-        self.change(actor, EventName::TaskCreated, async |tx| {
+        let key = actor.key("task.create", &task)?;
+        self.change(actor, EventName::TaskCreated, key, async |tx| {
             tx.insert_task(&actor.user, task, time::now()).await
         })
         .await
@@ -39,7 +40,30 @@ impl Service {
         id: TaskId,
         patch: TaskPatch,
     ) -> Result<Committed<Task>> {
-        self.change(actor, EventName::TaskUpdated, async |tx| {
+        let key = actor.key("task.update", &(id, &patch))?;
+        self.patch_task(actor, id, patch, key).await
+    }
+
+    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
+    pub async fn complete_task(
+        &self,
+        actor: &Actor,
+        id: TaskId,
+        completed: bool,
+    ) -> Result<Committed<Task>> {
+        let key = actor.key("task.complete", &(id, completed))?;
+        self.patch_task(actor, id, TaskPatch::completed(completed), key)
+            .await
+    }
+
+    async fn patch_task(
+        &self,
+        actor: &Actor,
+        id: TaskId,
+        patch: TaskPatch,
+        key: Option<Key>,
+    ) -> Result<Committed<Task>> {
+        self.change(actor, EventName::TaskUpdated, key, async |tx| {
             tx.update_task(&actor.user, id, patch, time::now())
                 .await?
                 .ok_or_else(task_not_found)
@@ -47,19 +71,10 @@ impl Service {
         .await
     }
 
-    pub async fn complete_task(
-        &self,
-        actor: &Actor,
-        id: TaskId,
-        completed: bool,
-    ) -> Result<Committed<Task>> {
-        self.update_task(actor, id, TaskPatch::completed(completed))
-            .await
-    }
-
     #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
     pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
-        self.change(actor, EventName::TaskDeleted, async |tx| {
+        let key = actor.key("task.delete", &id)?;
+        self.change(actor, EventName::TaskDeleted, key, async |tx| {
             if tx.delete_task(&actor.user, id).await? {
                 Ok(TaskDeleted { task_id: id })
             } else {

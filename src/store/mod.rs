@@ -11,6 +11,7 @@ pub mod schema;
 mod tasks;
 
 pub use error::is_unavailable;
+pub use events::{RequestKey, StoredEvent};
 
 use std::{
     sync::{
@@ -205,6 +206,18 @@ impl Store {
             on_backend!(Pool, &self.pool, pool, qb => {
                 let (sql, values) = build(stmt, qb);
                 Ok(sqlx::query_as_with(sql, values).fetch_one(pool).await?)
+            })
+        })
+        .await
+    }
+
+    /// Runs a statement outside a transaction; returns the number of rows it touched.
+    pub async fn execute(&self, stmt: &impl SqlxBinder) -> Result<u64> {
+        self.ready()?;
+        self.bounded(async {
+            on_backend!(Pool, &self.pool, pool, qb => {
+                let (sql, values) = build(stmt, qb);
+                Ok(sqlx::query_with(sql, values).execute(pool).await?.rows_affected())
             })
         })
         .await

@@ -68,4 +68,8 @@ pub enum EventLog {
     Name,
     Data,
     CreatedAt,
+    /// The id of the WebSocket request that made the change: its idempotency key.
+    RequestId,
+    /// A fingerprint of that request, after parsing.
+    RequestHash,
 }

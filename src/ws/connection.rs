@@ -6,7 +6,11 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::time::Instant;
 
 use crate::{
-    auth::Identity, domain::UserId, hub::ConnectionId, protocol::ServerFrame, service::Actor,
+    auth::Identity,
+    domain::UserId,
+    hub::ConnectionId,
+    protocol::{RequestId, ServerFrame},
+    service::Actor,
 };
 
 pub struct Connection {
@@ -34,12 +38,13 @@ impl Connection {
         &self.user
     }
 
-    /// Who asks for a change made on this connection: it gets the ack, the user's
-    /// other connections the event.
-    pub fn actor(&self) -> Actor {
+    /// Who asks for the change that request `id` makes on this connection: it gets
+    /// the ack, the user's other connections the event; `id` is its idempotency key.
+    pub fn actor(&self, id: &RequestId) -> Actor {
         Actor {
             user: self.user.clone(),
             connection: Some(self.id),
+            request: Some(id.clone()),
         }
     }
 

@@ -305,6 +305,7 @@ impl Session {
         let mut cx = Context {
             state: &self.state,
             conn: &mut self.conn,
+            id: &id,
         };
         // Boxed: the request path (service, store, sqlx) is a deep future. Inline, every
         // idle connection's task would be as large as the largest request in flight.

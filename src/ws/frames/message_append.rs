@@ -18,9 +18,6 @@ use crate::{
 
 pub async fn apply(cx: &mut Context<'_>, fields: MessageAppendFields) -> Result<Reply> {
     let message = NewMessage::try_from(fields)?;
-    let appended = cx
-        .service()
-        .append_message(&cx.conn.actor(), message)
-        .await?;
+    let appended = cx.service().append_message(&cx.actor(), message).await?;
     Ok(Reply::changed(appended))
 }

@@ -23,20 +23,27 @@ use serde_json::value::RawValue;
 use super::connection::Connection;
 use crate::{
     error::{Error, Result},
-    protocol::Request,
-    service::{Committed, Service},
+    protocol::{Request, RequestId},
+    service::{Actor, Committed, Service},
     state::AppState,
 };
 
-/// What a handler can reach: the server, and the connection the request came on.
+/// What a handler can reach: the server, the connection the request came on, and
+/// the request's id.
 pub struct Context<'a> {
     pub state: &'a AppState,
     pub conn: &'a mut Connection,
+    pub id: &'a RequestId,
 }
 
 impl Context<'_> {
     fn service(&self) -> &Service {
         &self.state.service
+    }
+
+    /// Who asks for a change: this connection, under this request's id.
+    fn actor(&self) -> Actor {
+        self.conn.actor(self.id)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{domain::TaskId, error::Result, protocol::input::TaskCompleteFields};
 
 pub async fn apply(cx: &mut Context<'_>, fields: TaskCompleteFields) -> Result<Reply> {
     let id = TaskId::try_from(fields.task_id)?;
-    let actor = cx.conn.actor();
+    let actor = cx.actor();
     let updated = cx
         .service()
         .complete_task(&actor, id, fields.completed)

@@ -15,6 +15,6 @@ use crate::{domain::NewTask, error::Result, protocol::input::CreateTaskBody};
 
 pub async fn apply(cx: &mut Context<'_>, fields: CreateTaskBody) -> Result<Reply> {
     let task = NewTask::try_from(fields)?;
-    let created = cx.service().create_task(&cx.conn.actor(), task).await?;
+    let created = cx.service().create_task(&cx.actor(), task).await?;
     Ok(Reply::changed(created))
 }

@@ -13,6 +13,6 @@ use crate::{domain::TaskId, error::Result, protocol::input::TaskRef};
 
 pub async fn apply(cx: &mut Context<'_>, fields: TaskRef) -> Result<Reply> {
     let id = TaskId::try_from(fields.task_id)?;
-    let deleted = cx.service().delete_task(&cx.conn.actor(), id).await?;
+    let deleted = cx.service().delete_task(&cx.actor(), id).await?;
     Ok(Reply::changed(deleted))
 }

@@ -18,9 +18,6 @@ use crate::{
 pub async fn apply(cx: &mut Context<'_>, fields: TaskUpdateFields) -> Result<Reply> {
     let id = TaskId::try_from(fields.task.task_id)?;
     let patch = TaskPatch::try_from(fields.changes)?;
-    let updated = cx
-        .service()
-        .update_task(&cx.conn.actor(), id, patch)
-        .await?;
+    let updated = cx.service().update_task(&cx.actor(), id, patch).await?;
     Ok(Reply::changed(updated))
 }
