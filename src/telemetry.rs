@@ -16,16 +16,32 @@ const NEVER_VERBOSE: [&str; 5] = [
     "tokio_tungstenite=info",
 ];
 
-pub fn init() {
+/// `RUST_LOG` (or the default), with `NEVER_VERBOSE` on top.
+fn filter() -> EnvFilter {
     let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     for directive in NEVER_VERBOSE {
         filter = filter.add_directive(directive.parse().expect("a valid directive"));
     }
+    filter
+}
+
+pub fn init() {
     // Ignore the error of a second init (tests start many servers in one process).
     let _ = fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
+}
+
+/// The same log for the integration tests' in-process servers, written so that
+/// `cargo test` captures it per test and shows it only for a test that fails.
+pub fn init_for_tests() {
+    let _ = fmt()
+        .with_env_filter(filter())
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_test_writer()
         .try_init();
 }

@@ -3,11 +3,15 @@
 //! `DEMO_MODE`, `JWT_ISSUER`/`JWT_AUDIENCE`, and CORS for the front end's origin.
 
 use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use reqwest::{Method, header};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, Options, Response, SECRET, TestApp, spawn_app, spawn_with};
+use crate::helpers::{
+    app::{Options, Response, TestApp, spawn_app, spawn_with},
+    db::Backend,
+    jwt::{SECRET, bearer, now, server_signed, sign, valid_for_an_hour},
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -35,65 +39,6 @@ on_both_backends!(
     cors_origins_adds_to_the_allow_list,
 );
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A token signed with `alg` and `secret`, carrying exactly `claims`.
-fn sign(alg: Algorithm, secret: &str, claims: Value) -> String {
-    jsonwebtoken::encode(
-        &Header::new(alg),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
-/// An HS256 token signed with the server's secret, carrying exactly `claims`.
-fn forge(claims: Value) -> String {
-    sign(Algorithm::HS256, SECRET, claims)
-}
-
-/// `{"exp": now + 1 h}` merged with `extra`.
-fn valid_for_an_hour(extra: Value) -> Value {
-    let mut claims = json!({ "exp": now() + 3600 });
-    claims
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    claims
-}
-
-/// `method url` with the raw `Authorization` header value given (none when `None`).
-async fn send(
-    app: &TestApp,
-    method: Method,
-    url: &str,
-    authorization: Option<&str>,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.http.request(method, url);
-    if let Some(value) = authorization {
-        req = req.header(header::AUTHORIZATION, value);
-    }
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    Response::from(req.send().await.expect("request sent")).await
-}
-
-/// `GET /api/{user}/tasks` with the raw `Authorization` header value given.
-async fn list(app: &TestApp, user: &str, authorization: Option<&str>) -> Response {
-    send(app, Method::GET, &app.tasks_url(user), authorization, None).await
-}
-
-async fn list_with_token(app: &TestApp, user: &str, token: &str) -> Response {
-    list(app, user, Some(&format!("Bearer {token}"))).await
-}
-
 /// A 401 with the JSON error body and `WWW-Authenticate: Bearer`.
 fn assert_unauthorized(res: &Response, what: &str) {
     assert_eq!(res.status, 401, "{what}: {}", res.text);
@@ -114,7 +59,7 @@ fn assert_ok_list(res: &Response, what: &str) {
 
 async fn no_authorization_header_is_401_with_a_bearer_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = list(&app, "alice", None).await;
+    let res = app.get_tasks_with_authorization("alice", None).await;
     assert_unauthorized(&res, "no header");
 }
 
@@ -128,13 +73,16 @@ async fn malformed_authorization_headers_are_401(backend: Backend) {
         "Bearer    ".to_owned(),
         format!("Token {valid}"),
     ] {
-        let res = list(&app, "alice", Some(&header)).await;
+        let res = app
+            .get_tasks_with_authorization("alice", Some(&header))
+            .await;
         assert_unauthorized(&res, &format!("Authorization: {header:?}"));
     }
     // The same token in the proper form is fine: the scheme was the problem.
-    assert_ok_list(&list_with_token(&app, "alice", &valid).await, "Bearer");
+    assert_ok_list(&app.get_tasks_with_token("alice", &valid).await, "Bearer");
     assert_ok_list(
-        &list(&app, "alice", Some(&format!("bearer {valid}"))).await,
+        &app.get_tasks_with_authorization("alice", Some(&format!("bearer {valid}")))
+            .await,
         "lower-case scheme",
     );
 }
@@ -142,7 +90,7 @@ async fn malformed_authorization_headers_are_401(backend: Backend) {
 async fn unverifiable_tokens_are_401(backend: Backend) {
     let app = spawn_app(backend).await;
     let claims = valid_for_an_hour(json!({ "sub": "alice" }));
-    let valid = forge(claims.clone());
+    let valid = server_signed(claims.clone());
     let (head, rest) = valid.split_once('.').unwrap();
     let (payload, _signature) = rest.split_once('.').unwrap();
     let cases = [
@@ -163,23 +111,23 @@ async fn unverifiable_tokens_are_401(backend: Backend) {
         ),
     ];
     for (what, token) in cases {
-        assert_unauthorized(&list_with_token(&app, "alice", &token).await, what);
+        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
     }
-    assert_ok_list(&list_with_token(&app, "alice", &valid).await, "control");
+    assert_ok_list(&app.get_tasks_with_token("alice", &valid).await, "control");
 }
 
 async fn expired_token_is_401_token_has_expired(backend: Backend) {
     let app = spawn_app(backend).await;
-    let token = forge(json!({ "sub": "alice", "exp": now() - 120 }));
-    let res = list_with_token(&app, "alice", &token).await;
+    let token = server_signed(json!({ "sub": "alice", "exp": now() - 120 }));
+    let res = app.get_tasks_with_token("alice", &token).await;
     assert_unauthorized(&res, "expired");
     assert_eq!(res.body["message"], "Token has expired", "{}", res.text);
 }
 
 async fn token_without_exp_is_401(backend: Backend) {
     let app = spawn_app(backend).await;
-    let token = forge(json!({ "sub": "alice", "iat": now() }));
-    assert_unauthorized(&list_with_token(&app, "alice", &token).await, "no exp");
+    let token = server_signed(json!({ "sub": "alice", "iat": now() }));
+    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "no exp");
 }
 
 async fn alg_none_token_is_401(backend: Backend) {
@@ -187,7 +135,7 @@ async fn alg_none_token_is_401(backend: Backend) {
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let claims = URL_SAFE_NO_PAD.encode(valid_for_an_hour(json!({"sub": "alice"})).to_string());
     let token = format!("{header}.{claims}.");
-    assert_unauthorized(&list_with_token(&app, "alice", &token).await, "alg none");
+    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "alg none");
 }
 
 async fn hs512_token_with_the_right_secret_is_401(backend: Backend) {
@@ -197,7 +145,7 @@ async fn hs512_token_with_the_right_secret_is_401(backend: Backend) {
         SECRET,
         valid_for_an_hour(json!({"sub": "alice"})),
     );
-    assert_unauthorized(&list_with_token(&app, "alice", &token).await, "HS512");
+    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "HS512");
 }
 
 async fn user_id_comes_from_the_first_non_blank_of_sub_user_id_id(backend: Backend) {
@@ -215,10 +163,10 @@ async fn user_id_comes_from_the_first_non_blank_of_sub_user_id_id(backend: Backe
         ),
         ("userId before id", json!({"userId": "alice", "id": "bob"})),
     ] {
-        let token = forge(valid_for_an_hour(claims));
-        assert_ok_list(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(claims));
+        assert_ok_list(&app.get_tasks_with_token("alice", &token).await, what);
         // The token is alice's, not bob's: bob's path is someone else's.
-        let res = list_with_token(&app, "bob", &token).await;
+        let res = app.get_tasks_with_token("bob", &token).await;
         assert_eq!(res.status, 403, "{what} on bob's path: {}", res.text);
     }
 }
@@ -234,8 +182,8 @@ async fn token_without_a_usable_user_id_is_401(backend: Backend) {
         ("numeric sub", json!({"sub": 42})),
         ("no id claim", json!({"name": "alice"})),
     ] {
-        let token = forge(valid_for_an_hour(claims));
-        assert_unauthorized(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(claims));
+        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
     }
 }
 
@@ -244,7 +192,7 @@ async fn old_front_end_demo_token_is_401_asking_for_a_signed_jwt(backend: Backen
     // `btoa(JSON.stringify({userId, sub, exp}))`, as the last Next.js front end builds it.
     let payload = json!({ "userId": "alice", "sub": "alice", "exp": now() + 3600 });
     let token = STANDARD.encode(payload.to_string());
-    let res = list_with_token(&app, "alice", &token).await;
+    let res = app.get_tasks_with_token("alice", &token).await;
     assert_unauthorized(&res, "demo token");
     let message = res.body["message"].as_str().unwrap();
     assert!(message.contains("signed JWT"), "message: {message}");
@@ -252,9 +200,8 @@ async fn old_front_end_demo_token_is_401_asking_for_a_signed_jwt(backend: Backen
 
 async fn refused_tokens_cannot_create_tasks(backend: Backend) {
     let app = spawn_app(backend).await;
-    let url = app.tasks_url("alice");
     let body = json!({ "title": "sneaky" });
-    let expired = forge(json!({ "sub": "alice", "exp": now() - 120 }));
+    let expired = server_signed(json!({ "sub": "alice", "exp": now() - 120 }));
     let wrong_secret = sign(
         Algorithm::HS256,
         "some-other-secret",
@@ -262,38 +209,35 @@ async fn refused_tokens_cannot_create_tasks(backend: Backend) {
     );
     for (what, authorization) in [
         ("no header", None),
-        ("expired", Some(format!("Bearer {expired}"))),
-        ("wrong secret", Some(format!("Bearer {wrong_secret}"))),
+        ("expired", Some(bearer(&expired))),
+        ("wrong secret", Some(bearer(&wrong_secret))),
     ] {
-        let res = send(
-            &app,
-            Method::POST,
-            &url,
-            authorization.as_deref(),
-            Some(body.clone()),
-        )
-        .await;
+        let res = app
+            .post_task_with_authorization("alice", authorization.as_deref(), body.clone())
+            .await;
         assert_unauthorized(&res, what);
     }
     let task = app.create_titled("alice", "mine").await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &app.task_url("alice", &task["id"]),
-        None,
-        None,
-    )
-    .await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &app.task_url("alice", &task["id"]),
+            None,
+            None,
+        )
+        .await;
     assert_unauthorized(&res, "delete without a token");
 
-    let page = app.get(&url, "alice").await;
+    let page = app.get_tasks("alice", "").await;
     assert_eq!(page.body["total_count"], 1, "{}", page.text);
     assert_eq!(page.body["tasks"][0]["title"], "mine", "{}", page.text);
 }
 
 async fn token_for_another_user_is_403(backend: Backend) {
     let app = spawn_app(backend).await;
-    let res = app.get(&app.tasks_url("bob"), "alice").await;
+    let res = app
+        .call(Method::GET, &app.tasks_url("bob"), "alice", None)
+        .await;
     res.assert_error(403, "forbidden");
     let res = app
         .call(
@@ -304,16 +248,19 @@ async fn token_for_another_user_is_403(backend: Backend) {
         )
         .await;
     res.assert_error(403, "forbidden");
-    let page = app.get(&app.tasks_url("bob"), "bob").await;
+    let page = app.get_tasks("bob", "").await;
     assert_eq!(page.body["total_count"], 0, "{}", page.text);
 }
 
 async fn authentication_is_checked_before_ownership(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_unauthorized(&list(&app, "bob", None).await, "no token, bob's path");
-    let expired = forge(json!({ "sub": "alice", "exp": now() - 120 }));
     assert_unauthorized(
-        &list_with_token(&app, "bob", &expired).await,
+        &app.get_tasks_with_authorization("bob", None).await,
+        "no token, bob's path",
+    );
+    let expired = server_signed(json!({ "sub": "alice", "exp": now() - 120 }));
+    assert_unauthorized(
+        &app.get_tasks_with_token("bob", &expired).await,
         "expired token, bob's path",
     );
 }
@@ -329,84 +276,68 @@ async fn ownership_is_checked_before_the_body(backend: Backend) {
         )
         .await;
     res.assert_error(403, "forbidden");
-    let res = send(
-        &app,
-        Method::PUT,
-        &app.task_url("bob", "not-a-number"),
-        Some(&format!("Bearer {}", app.token("alice"))),
-        Some(json!({ "completed": "maybe" })),
-    )
-    .await;
+    let res = app
+        .send(
+            Method::PUT,
+            &app.task_url("bob", "not-a-number"),
+            Some(&bearer(&app.token("alice"))),
+            Some(json!({ "completed": "maybe" })),
+        )
+        .await;
     res.assert_error(403, "forbidden");
 }
 
-fn demo_mode() -> Options {
-    Options {
-        env: vec![("DEMO_MODE", "true".into())],
-        ..Default::default()
-    }
-}
-
 async fn demo_mode_lets_anonymous_requests_act_as_demo_user(backend: Backend) {
-    let app = spawn_with(backend, demo_mode()).await;
-    let url = app.tasks_url("demo-user");
-    let res = send(
-        &app,
-        Method::POST,
-        &url,
-        None,
-        Some(json!({"title": "try it"})),
-    )
-    .await;
+    let app = spawn_with(backend, Options::with_env(&[("DEMO_MODE", "true")])).await;
+    let res = app
+        .post_task_with_authorization("demo-user", None, json!({"title": "try it"}))
+        .await;
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.body["user_id"], "demo-user");
 
-    let res = list(&app, "demo-user", None).await;
+    let res = app.get_tasks_with_authorization("demo-user", None).await;
     assert_ok_list(&res, "demo-user list");
     assert_eq!(res.body["total_count"], 1, "{}", res.text);
     assert_eq!(res.body["tasks"][0]["title"], "try it");
 
     // demo-user may touch only its own data.
-    list(&app, "alice", None)
+    app.get_tasks_with_authorization("alice", None)
         .await
         .assert_error(403, "forbidden");
-    let res = send(
-        &app,
-        Method::POST,
-        &app.tasks_url("alice"),
-        None,
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    let res = app
+        .post_task_with_authorization("alice", None, json!({"title": "x"}))
+        .await;
     res.assert_error(403, "forbidden");
     // A real token still works as its own user.
-    assert_ok_list(&app.get(&app.tasks_url("alice"), "alice").await, "alice");
+    assert_ok_list(&app.get_tasks("alice", "").await, "alice");
 }
 
 async fn demo_mode_still_refuses_bad_tokens(backend: Backend) {
-    let app = spawn_with(backend, demo_mode()).await;
-    let expired = forge(json!({ "sub": "demo-user", "exp": now() - 120 }));
+    let app = spawn_with(backend, Options::with_env(&[("DEMO_MODE", "true")])).await;
+    let expired = server_signed(json!({ "sub": "demo-user", "exp": now() - 120 }));
     for (what, header) in [
         ("garbage", "Bearer not-a-jwt".to_owned()),
-        ("expired", format!("Bearer {expired}")),
+        ("expired", bearer(&expired)),
         ("empty Bearer", "Bearer".to_owned()),
         ("Basic", "Basic abc".to_owned()),
     ] {
-        assert_unauthorized(&list(&app, "demo-user", Some(&header)).await, what);
+        assert_unauthorized(
+            &app.get_tasks_with_authorization("demo-user", Some(&header))
+                .await,
+            what,
+        );
     }
 }
 
 async fn without_demo_mode_anonymous_requests_are_401(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_unauthorized(&list(&app, "demo-user", None).await, "list");
-    let res = send(
-        &app,
-        Method::POST,
-        &app.tasks_url("demo-user"),
-        None,
-        Some(json!({"title": "x"})),
-    )
-    .await;
+    assert_unauthorized(
+        &app.get_tasks_with_authorization("demo-user", None).await,
+        "list",
+    );
+    let res = app
+        .post_task_with_authorization("demo-user", None, json!({"title": "x"}))
+        .await;
     assert_unauthorized(&res, "create");
 }
 
@@ -414,21 +345,14 @@ const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "https://api.example.com";
 
 async fn configured_audience_is_enforced(backend: Backend) {
-    let app = spawn_with(
-        backend,
-        Options {
-            env: vec![("JWT_AUDIENCE", AUDIENCE.into())],
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_ok_list(&app.get(&app.tasks_url("alice"), "alice").await, "minted");
+    let app = spawn_with(backend, Options::with_env(&[("JWT_AUDIENCE", AUDIENCE)])).await;
+    assert_ok_list(&app.get_tasks("alice", "").await, "minted");
     for (what, aud) in [
         ("matching string", json!(AUDIENCE)),
         ("array containing it", json!(["other", AUDIENCE])),
     ] {
-        let token = forge(valid_for_an_hour(json!({"sub": "alice", "aud": aud})));
-        assert_ok_list(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(json!({"sub": "alice", "aud": aud})));
+        assert_ok_list(&app.get_tasks_with_token("alice", &token).await, what);
     }
     for (what, claims) in [
         ("no aud", json!({"sub": "alice"})),
@@ -442,28 +366,22 @@ async fn configured_audience_is_enforced(backend: Backend) {
         ),
         ("empty array", json!({"sub": "alice", "aud": []})),
     ] {
-        let token = forge(valid_for_an_hour(claims));
-        assert_unauthorized(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(claims));
+        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
     }
 }
 
 async fn configured_issuer_is_enforced(backend: Backend) {
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![
-                ("JWT_ISSUER", ISSUER.into()),
-                ("JWT_AUDIENCE", AUDIENCE.into()),
-            ],
-            ..Default::default()
-        },
+        Options::with_env(&[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)]),
     )
     .await;
-    assert_ok_list(&app.get(&app.tasks_url("alice"), "alice").await, "minted");
-    let good = forge(valid_for_an_hour(
+    assert_ok_list(&app.get_tasks("alice", "").await, "minted");
+    let good = server_signed(valid_for_an_hour(
         json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE}),
     ));
-    assert_ok_list(&list_with_token(&app, "alice", &good).await, "iss + aud");
+    assert_ok_list(&app.get_tasks_with_token("alice", &good).await, "iss + aud");
     for (what, claims) in [
         ("no iss", json!({"sub": "alice", "aud": AUDIENCE})),
         (
@@ -472,8 +390,8 @@ async fn configured_issuer_is_enforced(backend: Backend) {
         ),
         ("right iss, no aud", json!({"sub": "alice", "iss": ISSUER})),
     ] {
-        let token = forge(valid_for_an_hour(claims));
-        assert_unauthorized(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(claims));
+        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
     }
 }
 
@@ -491,8 +409,8 @@ async fn without_configured_audience_or_issuer_any_is_accepted(backend: Backend)
             json!({"sub": "alice", "iss": "http://localhost:3000", "aud": "http://localhost:3000"}),
         ),
     ] {
-        let token = forge(valid_for_an_hour(claims));
-        assert_ok_list(&list_with_token(&app, "alice", &token).await, what);
+        let token = server_signed(valid_for_an_hour(claims));
+        assert_ok_list(&app.get_tasks_with_token("alice", &token).await, what);
     }
 }
 
@@ -547,10 +465,7 @@ async fn cors_preflight_allows_the_frontend_origin_only(backend: Backend) {
 async fn cors_origins_adds_to_the_allow_list(backend: Backend) {
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![("CORS_ORIGINS", "https://a.example,https://b.example".into())],
-            ..Default::default()
-        },
+        Options::with_env(&[("CORS_ORIGINS", "https://a.example,https://b.example")]),
     )
     .await;
     for origin in ["https://a.example", "https://b.example"] {

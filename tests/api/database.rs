@@ -7,35 +7,20 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use taskwire::config::DatabaseUrl;
 
-use crate::helpers::{Backend, Link, Options, TestApp, TestDb, spawn_behind_proxy, spawn_with};
+use crate::helpers::{
+    app::{Options, TestApp, spawn_with},
+    db::{Backend, TestDb, run_sql},
+    jwt::bearer,
+    proxy::{Link, spawn_behind_proxy},
+    ws::req,
+};
 use crate::on_both_backends;
-
-async fn health(app: &TestApp) -> (Value, Duration) {
-    let started = Instant::now();
-    let body = app
-        .http
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (body, started.elapsed())
-}
 
 /// Retries creating a task until it succeeds, for at most `within`.
 async fn create_eventually(app: &TestApp, within: Duration) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let res = app
-            .call(
-                reqwest::Method::POST,
-                &app.tasks_url("alice"),
-                "alice",
-                Some(json!({"title": "after"})),
-            )
-            .await;
+        let res = app.post_task("alice", json!({"title": "after"})).await;
         if res.status == 201 {
             return res.body;
         }
@@ -46,27 +31,21 @@ async fn create_eventually(app: &TestApp, within: Duration) -> Value {
 }
 
 async fn assert_unavailable(app: &TestApp) {
-    let res = app
-        .call(
-            reqwest::Method::POST,
-            &app.tasks_url("alice"),
-            "alice",
-            Some(json!({"title": "lost"})),
-        )
-        .await;
+    let res = app.post_task("alice", json!({"title": "lost"})).await;
     res.assert_error(503, "unavailable");
     assert_eq!(res.body["detail"], "Database temporarily unavailable");
-    app.get(&app.tasks_url("alice"), "alice")
+    app.get_tasks("alice", "")
         .await
         .assert_error(503, "unavailable");
 
-    let (body, took) = health(app).await;
-    assert_eq!(body["status"], "degraded");
-    assert_eq!(body["database"], "disconnected");
+    let started = Instant::now();
+    let health = app.health().await;
+    let took = started.elapsed();
+    assert_eq!(health.body["status"], "degraded");
+    assert_eq!(health.body["database"], "disconnected");
     assert!(took < Duration::from_secs(1), "/health took {took:?}");
 
-    let ready = app.http.get(app.url("/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
+    assert_eq!(app.ready().await.status, 503);
 }
 
 /// SQLite: the database file's folder is missing at startup, then appears.
@@ -89,9 +68,8 @@ async fn sqlite_unreachable_at_startup_then_back() {
     std::fs::create_dir(&folder).unwrap();
     let task = create_eventually(&app, Duration::from_secs(20)).await;
     assert_eq!(task["title"], "after");
-    let (body, _) = health(&app).await;
-    assert_eq!(body["status"], "healthy");
-    let list = app.get(&app.tasks_url("alice"), "alice").await;
+    assert_eq!(app.health().await.body["status"], "healthy");
+    let list = app.get_tasks("alice", "").await;
     assert_eq!(
         list.body["total_count"], 1,
         "nothing written while it was down"
@@ -102,7 +80,6 @@ async fn sqlite_unreachable_at_startup_then_back() {
 #[tokio::test]
 async fn postgres_down_then_back_without_restart() {
     let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
     let before = app.create_titled("alice", "before").await;
@@ -112,7 +89,7 @@ async fn postgres_down_then_back_without_restart() {
 
     proxy.set(Link::Up);
     create_eventually(&app, Duration::from_secs(20)).await;
-    let list = app.get(&app.tasks_url("alice"), "alice").await;
+    let list = app.get_tasks("alice", "").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["total_count"], 2);
     assert_eq!(list.body["tasks"][1]["id"], before["id"]);
@@ -123,7 +100,6 @@ async fn postgres_down_then_back_without_restart() {
 #[tokio::test]
 async fn postgres_hung_health_answers_within_a_second() {
     let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
     proxy.set(Link::Hang);
@@ -136,7 +112,6 @@ async fn postgres_hung_health_answers_within_a_second() {
 #[tokio::test]
 async fn postgres_unreachable_at_startup_then_back() {
     let Some((app, proxy)) = spawn_behind_proxy(Link::Down, 1).await else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
     assert_unavailable(&app).await;
@@ -159,55 +134,37 @@ async fn two_instances_starting_together_share_one_database(backend: Backend) {
         spawn_with(backend.clone(), options(&db))
     );
     let created = a.create_titled("alice", "made on a").await;
-    let seen = b.get(&b.task_url("alice", &created["id"]), "alice").await;
+    let seen = b.get_task("alice", &created["id"]).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
     assert_eq!(seen.body, created);
     let third = spawn_with(backend, options(&db)).await;
-    let list = third.get(&third.tasks_url("alice"), "alice").await;
+    let list = third.get_tasks("alice", "").await;
     assert_eq!(list.body["total_count"], 1);
-}
-
-/// Runs raw SQL on the test's own connection.
-async fn sql(conn: &mut sqlx::PgConnection, statement: &str) {
-    use sqlx::Executor;
-    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())))
-        .await
-        .unwrap();
 }
 
 /// PostgreSQL: a row locked by another client stalls alice's change; she gets a 503
 /// within the database budget, and bob, whose rows are free, is not held up at all.
 #[tokio::test]
 async fn a_stuck_change_is_503_in_time_and_holds_up_no_other_user() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+    let Some(backend) = Backend::postgres_or_skip() else {
         return;
     };
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![("DATABASE_TIMEOUT_SECS", "1".into())],
-            ..Default::default()
-        },
+        Options::with_env(&[("DATABASE_TIMEOUT_SECS", "1")]),
     )
     .await;
     let task = app.create_titled("alice", "locked").await;
     let mut other = app.db.pg_connection().await;
-    sql(&mut other, "BEGIN").await;
-    sql(
+    run_sql(&mut other, "BEGIN").await;
+    run_sql(
         &mut other,
         &format!("SELECT * FROM task WHERE id = {} FOR UPDATE", task["id"]),
     )
     .await;
 
-    let url = app.task_url("alice", &task["id"]);
     let started = Instant::now();
-    let stuck = app.call(
-        reqwest::Method::PUT,
-        &url,
-        "alice",
-        Some(json!({"title": "changed"})),
-    );
+    let stuck = app.put_task("alice", &task["id"], json!({"title": "changed"}));
     let free = async {
         // Bob starts while alice's change waits on the lock.
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -230,14 +187,9 @@ async fn a_stuck_change_is_503_in_time_and_holds_up_no_other_user() {
         "bob waited {bob_took:?} behind alice"
     );
 
-    sql(&mut other, "ROLLBACK").await;
+    run_sql(&mut other, "ROLLBACK").await;
     let res = app
-        .call(
-            reqwest::Method::PUT,
-            &app.task_url("alice", &task["id"]),
-            "alice",
-            Some(json!({"title": "changed"})),
-        )
+        .put_task("alice", &task["id"], json!({"title": "changed"}))
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
 }
@@ -246,21 +198,17 @@ async fn a_stuck_change_is_503_in_time_and_holds_up_no_other_user() {
 /// the change's live event with it.
 #[tokio::test]
 async fn a_change_whose_client_hangs_up_mid_commit_is_still_delivered() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+    let Some(backend) = Backend::postgres_or_skip() else {
         return;
     };
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![("DATABASE_TIMEOUT_SECS", "5".into())],
-            ..Default::default()
-        },
+        Options::with_env(&[("DATABASE_TIMEOUT_SECS", "5")]),
     )
     .await;
     // Every commit that inserted a task now takes a second.
     let mut other = app.db.pg_connection().await;
-    sql(
+    run_sql(
         &mut other,
         "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
          $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
@@ -291,12 +239,11 @@ async fn a_change_whose_client_hangs_up_mid_commit_is_still_delivered() {
 #[tokio::test]
 async fn a_socket_opened_while_the_database_is_down_waits_for_ready() {
     let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 2).await else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
     app.create_titled("alice", "before").await;
     proxy.set(Link::Down);
-    let token = format!("Bearer {}", app.token("alice"));
+    let token = bearer(&app.token("alice"));
     let mut ws = app
         .ws_handshake("", &[("authorization", &token)])
         .await
@@ -314,11 +261,7 @@ async fn a_socket_opened_while_the_database_is_down_waits_for_ready() {
     assert_eq!(ready["type"], "ready", "{ready}");
     assert_eq!(ready["seq"], 1);
     let ack = ws
-        .request(crate::ws_client::req(
-            "task.create",
-            "c1",
-            json!({"title": "after"}),
-        ))
+        .request(req("task.create", "c1", json!({"title": "after"})))
         .await;
     assert_eq!(ack["seq"], 2, "{ack}");
 }

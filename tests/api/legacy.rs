@@ -3,7 +3,11 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, Options, spawn_with};
+use crate::helpers::{
+    app::{Options, TestApp, spawn_with},
+    db::Backend,
+    json::ids,
+};
 use crate::on_both_backends;
 
 const SQLITE_DUMP: &str = include_str!("../fixtures/legacy_sqlite.sql");
@@ -14,7 +18,7 @@ on_both_backends!(
     legacy_database_keeps_working
 );
 
-async fn spawn_on_legacy(backend: Backend) -> crate::helpers::TestApp {
+async fn spawn_on_legacy(backend: Backend) -> TestApp {
     let dump = match backend {
         Backend::Sqlite => SQLITE_DUMP,
         Backend::Postgres { .. } => POSTGRES_DUMP,
@@ -32,12 +36,7 @@ async fn spawn_on_legacy(backend: Backend) -> crate::helpers::TestApp {
 async fn legacy_rows_are_served_unchanged(backend: Backend) {
     let app = spawn_on_legacy(backend).await;
 
-    let res = app
-        .get(
-            &format!("{}?sort=created&order=asc", app.tasks_url("alice")),
-            "alice",
-        )
-        .await;
+    let res = app.get_tasks("alice", "sort=created&order=asc").await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(
         res.body,
@@ -59,22 +58,15 @@ async fn legacy_rows_are_served_unchanged(backend: Backend) {
         })
     );
 
-    let res = app.get(&app.task_url("bob", 3), "bob").await;
+    let res = app.get_task("bob", 3).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["title"], "Bob's task");
     assert_eq!(res.body["priority"], "low");
 
     // Another user's legacy row stays hidden.
-    app.get(&app.task_url("bob", 1), "bob")
-        .await
-        .assert_error(404, "not_found");
+    app.get_task("bob", 1).await.assert_error(404, "not_found");
 
-    let res = app
-        .get(
-            &format!("{}?status=completed", app.tasks_url("alice")),
-            "alice",
-        )
-        .await;
+    let res = app.get_tasks("alice", "status=completed").await;
     assert_eq!(res.body["filtered_count"], 1);
     assert_eq!(res.body["tasks"][0]["id"], 2);
 }
@@ -87,37 +79,17 @@ async fn legacy_database_keeps_working(backend: Backend) {
     assert_eq!(created["id"], 4);
 
     // Old rows can be changed and deleted.
-    let res = app
-        .call(
-            reqwest::Method::PUT,
-            &app.task_url("alice", 1),
-            "alice",
-            Some(json!({"completed": true})),
-        )
-        .await;
+    let res = app.put_task("alice", 1, json!({"completed": true})).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["completed"], true);
     assert_eq!(res.body["description"], "2 liters");
     assert_eq!(res.body["due_date"], "2026-03-01T09:30:00Z");
     assert_eq!(res.body["created_at"], "2026-02-14T10:00:00.123456Z");
 
-    let res = app
-        .call(
-            reqwest::Method::DELETE,
-            &app.task_url("alice", 2),
-            "alice",
-            None,
-        )
-        .await;
+    let res = app.delete_task("alice", 2).await;
     assert_eq!(res.status, 204);
 
-    let res = app.get(&app.tasks_url("alice"), "alice").await;
+    let res = app.get_tasks("alice", "").await;
     assert_eq!(res.body["total_count"], 2);
-    let ids: Vec<i64> = res.body["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ids, vec![4, 1], "newest first by default");
+    assert_eq!(ids(&res.body["tasks"]), [4, 1], "newest first by default");
 }

@@ -1,12 +1,7 @@
 //! Tokens never reach the logs: the server binary runs at `RUST_LOG=trace` while
 //! clients authenticate every way there is, and its whole output is searched.
 
-use std::{
-    io::Read,
-    process::{Command, Stdio},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -17,52 +12,18 @@ use taskwire::{
 };
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
-use crate::helpers::free_port;
+use crate::helpers::{jwt::bearer, process::Sandbox};
 
 const SECRET: &str = "log-test-secret";
 
 #[tokio::test]
 async fn tokens_never_appear_in_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_taskwire"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("RUST_LOG", "trace")
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("BETTER_AUTH_SECRET", SECRET)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("logs.db").display()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = Arc::new(Mutex::new(String::new()));
-    let readers: Vec<_> = [
-        Box::new(server.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(server.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut pipe| {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                output
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    })
-    .collect();
+    let sandbox = Sandbox::new();
+    let server = sandbox.serve(&[
+        ("RUST_LOG", "trace"),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("DATABASE_URL", &sandbox.sqlite_url("logs.db")),
+    ]);
 
     let auth = Authenticator::new(&AuthSettings {
         secret: Secret::new(SECRET),
@@ -72,7 +33,7 @@ async fn tokens_never_appear_in_logs() {
     });
     let token = auth.mint(&UserId::parse("alice").unwrap(), Duration::from_secs(600));
     let bad_token = auth.mint(&UserId::parse("alice").unwrap(), Duration::ZERO) + "tampered";
-    let base = format!("127.0.0.1:{port}");
+    let base = format!("127.0.0.1:{}", sandbox.port);
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while http
@@ -109,7 +70,7 @@ async fn tokens_never_appear_in_logs() {
     let mut request = format!("ws://{base}/ws").into_client_request().unwrap();
     request.headers_mut().insert(
         "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        HeaderValue::from_str(&bearer(&token)).unwrap(),
     );
     let (mut by_header, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let (mut by_query, _) =
@@ -146,12 +107,8 @@ async fn tokens_never_appear_in_logs() {
     );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = server.kill();
-    let _ = server.wait();
-    for reader in readers {
-        reader.join().unwrap();
-    }
-    let logs = output.lock().unwrap().clone();
+    let output = server.kill();
+    let logs = output.stdout + &output.stderr;
     assert!(
         logs.contains("frame"),
         "the logs show frames at this level:\n{logs}"

@@ -1,7 +1,6 @@
 //! Integration tests: the real server on a random port, real sockets, real databases.
 
 mod helpers;
-mod ws_client;
 
 mod auth;
 mod cli;
@@ -11,6 +10,9 @@ mod legacy;
 mod logs;
 mod tasks;
 mod validation;
+mod ws_commit;
+mod ws_errors;
+mod ws_handshake;
 mod ws_live;
-mod ws_requests;
 mod ws_smoke;
+mod ws_success;

@@ -2,13 +2,15 @@
 //! them: create, read, list (filter, sort, page), partial update, complete, delete,
 //! and the wall between two users on every route.
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Response, TestApp, spawn_app};
+use crate::helpers::{
+    app::{spawn_app, tick},
+    db::Backend,
+    json::{TASK_KEYS, id, ids, keys, timestamp, titles},
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -35,96 +37,16 @@ on_both_backends!(
     an_acked_write_is_visible_at_once,
 );
 
-const TASK_KEYS: [&str; 9] = [
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_date",
-    "created_at",
-    "updated_at",
-];
-
-/// Lists `user`'s tasks with a query string (`""` for none); panics unless 200.
-async fn list(app: &TestApp, user: &str, query: &str) -> Value {
-    let res = app
-        .get(&format!("{}{query}", app.tasks_url(user)), user)
-        .await;
-    assert_eq!(res.status, 200, "list {query:?}: {}", res.text);
-    res.body
-}
-
-/// The ids of a list answer, in order.
-fn ids(page: &Value) -> Vec<i64> {
-    page["tasks"]
-        .as_array()
-        .expect("tasks is an array")
-        .iter()
-        .map(id)
-        .collect()
-}
-
-fn id(task: &Value) -> i64 {
-    task["id"].as_i64().expect("id is an integer")
-}
-
-/// Parses a timestamp the way a client would, insisting on RFC 3339 in UTC with `Z`.
-fn timestamp(value: &Value) -> DateTime<Utc> {
-    let raw = value.as_str().expect("timestamp is a string");
-    assert!(raw.ends_with('Z'), "{raw} is not UTC with Z");
-    DateTime::parse_from_rfc3339(raw)
-        .unwrap_or_else(|e| panic!("{raw} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-}
-
-async fn put(app: &TestApp, user: &str, task_id: i64, body: Value) -> Response {
-    app.call(Method::PUT, &app.task_url(user, task_id), user, Some(body))
-        .await
-}
-
-async fn complete(app: &TestApp, user: &str, task_id: i64, completed: bool) -> Response {
-    let url = format!("{}/complete", app.task_url(user, task_id));
-    app.call(
-        Method::PATCH,
-        &url,
-        user,
-        Some(json!({ "completed": completed })),
-    )
-    .await
-}
-
-async fn delete(app: &TestApp, user: &str, task_id: i64) -> Response {
-    app.call(Method::DELETE, &app.task_url(user, task_id), user, None)
-        .await
-}
-
-/// Lets the clock move on, so that a later write has a later timestamp.
-async fn tick() {
-    tokio::time::sleep(Duration::from_millis(5)).await;
-}
-
 async fn create_returns_the_task_with_defaults(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = Utc::now();
 
     let res = app
-        .call(
-            Method::POST,
-            &app.tasks_url("alice"),
-            "alice",
-            Some(json!({ "title": "  Buy milk \n" })),
-        )
+        .post_task("alice", json!({ "title": "  Buy milk \n" }))
         .await;
 
     assert_eq!(res.status, 201, "{}", res.text);
-    let task = res.body.as_object().expect("a JSON object");
-    let mut keys: Vec<&str> = task.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    let mut expected = TASK_KEYS.to_vec();
-    expected.sort_unstable();
-    assert_eq!(keys, expected);
+    assert_eq!(keys(&res.body), TASK_KEYS);
 
     assert!(id(&res.body) > 0);
     assert_eq!(res.body["user_id"], "alice");
@@ -187,7 +109,7 @@ async fn due_date_is_returned_in_utc(backend: Backend) {
         assert_eq!(task["due_date"], "2026-03-01T09:30:00Z", "given {given}");
 
         // Reading it back gives the same instant, not a re-interpreted one.
-        let res = app.get(&app.task_url("alice", id(&task)), "alice").await;
+        let res = app.get_task("alice", id(&task)).await;
         assert_eq!(
             res.body["due_date"], "2026-03-01T09:30:00Z",
             "given {given}"
@@ -204,11 +126,11 @@ async fn get_returns_the_task_or_404(backend: Backend) {
         )
         .await;
 
-    let res = app.get(&app.task_url("alice", id(&task)), "alice").await;
+    let res = app.get_task("alice", id(&task)).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body, task);
 
-    app.get(&app.task_url("alice", id(&task) + 1000), "alice")
+    app.get_task("alice", id(&task) + 1000)
         .await
         .assert_error(404, "not_found");
 }
@@ -216,7 +138,7 @@ async fn get_returns_the_task_or_404(backend: Backend) {
 async fn list_counts_and_filters_by_status(backend: Backend) {
     let app = spawn_app(backend).await;
 
-    let empty = list(&app, "alice", "").await;
+    let empty = app.list_tasks("alice", "").await;
     assert_eq!(
         empty,
         json!({ "tasks": [], "total_count": 0, "filtered_count": 0 })
@@ -232,25 +154,25 @@ async fn list_counts_and_filters_by_status(backend: Backend) {
         .await;
     let e = app.create_titled("alice", "e").await;
 
-    let all = list(&app, "alice", "").await;
+    let all = app.list_tasks("alice", "").await;
     assert_eq!(all["total_count"], 5);
     assert_eq!(all["filtered_count"], 5);
     assert_eq!(all["tasks"][0], e, "list items are the same objects as GET");
-    assert_eq!(all, list(&app, "alice", "?status=all").await);
+    assert_eq!(all, app.list_tasks("alice", "status=all").await);
 
-    let pending = list(&app, "alice", "?status=pending").await;
-    assert_eq!(ids(&pending), vec![id(&e), id(&c), id(&a)]);
+    let pending = app.list_tasks("alice", "status=pending").await;
+    assert_eq!(ids(&pending["tasks"]), vec![id(&e), id(&c), id(&a)]);
     assert_eq!(pending["total_count"], 5);
     assert_eq!(pending["filtered_count"], 3);
 
-    let completed = list(&app, "alice", "?status=completed").await;
-    assert_eq!(ids(&completed), vec![id(&d), id(&b)]);
+    let completed = app.list_tasks("alice", "status=completed").await;
+    assert_eq!(ids(&completed["tasks"]), vec![id(&d), id(&b)]);
     assert_eq!(completed["total_count"], 5);
     assert_eq!(completed["filtered_count"], 2);
 
     // filtered_count counts every match, not the page.
-    let page = list(&app, "alice", "?status=pending&limit=1").await;
-    assert_eq!(ids(&page), vec![id(&e)]);
+    let page = app.list_tasks("alice", "status=pending&limit=1").await;
+    assert_eq!(ids(&page["tasks"]), vec![id(&e)]);
     assert_eq!(page["total_count"], 5);
     assert_eq!(page["filtered_count"], 3);
 }
@@ -262,31 +184,35 @@ async fn list_pages_with_limit_and_offset(backend: Backend) {
         created.push(id(&app.create_titled("alice", &format!("task {n}")).await));
     }
 
-    let page = list(&app, "alice", "?sort=created&order=asc&limit=2&offset=2").await;
-    assert_eq!(ids(&page), created[2..4]);
+    let page = app
+        .list_tasks("alice", "sort=created&order=asc&limit=2&offset=2")
+        .await;
+    assert_eq!(ids(&page["tasks"]), created[2..4]);
     assert_eq!(page["total_count"], 5);
     assert_eq!(page["filtered_count"], 5);
 
-    let first = list(&app, "alice", "?sort=created&order=asc&limit=2").await;
-    assert_eq!(ids(&first), created[0..2]);
+    let first = app
+        .list_tasks("alice", "sort=created&order=asc&limit=2")
+        .await;
+    assert_eq!(ids(&first["tasks"]), created[0..2]);
 
-    let last = list(&app, "alice", "?sort=created&order=asc&limit=2&offset=4").await;
-    assert_eq!(ids(&last), created[4..5]);
+    let last = app
+        .list_tasks("alice", "sort=created&order=asc&limit=2&offset=4")
+        .await;
+    assert_eq!(ids(&last["tasks"]), created[4..5]);
 
-    let beyond = list(&app, "alice", "?limit=2&offset=5").await;
-    assert_eq!(ids(&beyond), Vec::<i64>::new());
+    let beyond = app.list_tasks("alice", "limit=2&offset=5").await;
+    assert_eq!(ids(&beyond["tasks"]), Vec::<i64>::new());
     assert_eq!(beyond["total_count"], 5);
     assert_eq!(beyond["filtered_count"], 5);
 
     // Default order is newest first, and the same pages put together give the whole list.
     let mut paged = Vec::new();
     for offset in [0, 2, 4] {
-        paged.extend(ids(&list(
-            &app,
-            "alice",
-            &format!("?limit=2&offset={offset}"),
-        )
-        .await));
+        let page = app
+            .list_tasks("alice", &format!("limit=2&offset={offset}"))
+            .await;
+        paged.extend(ids(&page["tasks"]));
     }
     let mut newest_first = created.clone();
     newest_first.reverse();
@@ -304,23 +230,26 @@ async fn list_sorts_by_created(backend: Backend) {
     newest_first.reverse();
 
     assert_eq!(
-        ids(&list(&app, "alice", "").await),
+        ids(&app.list_tasks("alice", "").await["tasks"]),
         newest_first,
         "default: newest first"
     );
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=created").await),
+        ids(&app.list_tasks("alice", "sort=created").await["tasks"]),
         newest_first
     );
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=created&order=desc").await),
+        ids(&app.list_tasks("alice", "sort=created&order=desc").await["tasks"]),
         newest_first
     );
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=created&order=asc").await),
+        ids(&app.list_tasks("alice", "sort=created&order=asc").await["tasks"]),
         created
     );
-    assert_eq!(ids(&list(&app, "alice", "?order=asc").await), created);
+    assert_eq!(
+        ids(&app.list_tasks("alice", "order=asc").await["tasks"]),
+        created
+    );
 }
 
 async fn list_sorts_by_updated(backend: Backend) {
@@ -335,33 +264,37 @@ async fn list_sorts_by_updated(backend: Backend) {
     };
 
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=updated&order=asc").await),
+        ids(&app.list_tasks("alice", "sort=updated&order=asc").await["tasks"]),
         [a, b, c]
     );
 
     // Touching the oldest task makes it the most recently updated.
-    let res = put(&app, "alice", a, json!({ "title": "a, edited" })).await;
+    let res = app
+        .put_task("alice", a, json!({ "title": "a, edited" }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
 
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=updated&order=desc").await),
+        ids(&app.list_tasks("alice", "sort=updated&order=desc").await["tasks"]),
         [a, c, b]
     );
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=updated&order=asc").await),
+        ids(&app.list_tasks("alice", "sort=updated&order=asc").await["tasks"]),
         [b, c, a]
     );
     // Creation order is not affected.
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=created&order=asc").await),
+        ids(&app.list_tasks("alice", "sort=created&order=asc").await["tasks"]),
         [a, b, c]
     );
 
     tick().await;
-    let res = complete(&app, "alice", b, true).await;
+    let res = app
+        .patch_complete("alice", b, json!({ "completed": true }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=updated&order=desc").await),
+        ids(&app.list_tasks("alice", "sort=updated&order=desc").await["tasks"]),
         [b, a, c]
     );
 }
@@ -374,18 +307,18 @@ async fn list_sorts_by_title_ignoring_case(backend: Backend) {
     // Equal to "Banana" ignoring case: the tie goes by id.
     let banana_lower = id(&app.create_titled("alice", "banana").await);
 
-    let asc = list(&app, "alice", "?sort=title&order=asc").await;
-    assert_eq!(ids(&asc), [apple, banana_upper, banana_lower, cherry]);
-    let titles: Vec<&str> = asc["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, ["apple", "Banana", "banana", "cherry"]);
+    let asc = app.list_tasks("alice", "sort=title&order=asc").await;
+    assert_eq!(
+        ids(&asc["tasks"]),
+        [apple, banana_upper, banana_lower, cherry]
+    );
+    assert_eq!(titles(&asc), ["apple", "Banana", "banana", "cherry"]);
 
-    let desc = list(&app, "alice", "?sort=title&order=desc").await;
-    assert_eq!(ids(&desc), [cherry, banana_lower, banana_upper, apple]);
+    let desc = app.list_tasks("alice", "sort=title&order=desc").await;
+    assert_eq!(
+        ids(&desc["tasks"]),
+        [cherry, banana_lower, banana_upper, apple]
+    );
 }
 
 async fn list_sorts_by_priority(backend: Backend) {
@@ -401,8 +334,8 @@ async fn list_sorts_by_priority(backend: Backend) {
         unreachable!()
     };
 
-    let desc = list(&app, "alice", "?sort=priority&order=desc").await;
-    assert_eq!(ids(&desc), [high_2, high_1, normal, low]);
+    let desc = app.list_tasks("alice", "sort=priority&order=desc").await;
+    assert_eq!(ids(&desc["tasks"]), [high_2, high_1, normal, low]);
     let priorities: Vec<&str> = desc["tasks"]
         .as_array()
         .unwrap()
@@ -411,8 +344,8 @@ async fn list_sorts_by_priority(backend: Backend) {
         .collect();
     assert_eq!(priorities, ["high", "high", "normal", "low"]);
 
-    let asc = list(&app, "alice", "?sort=priority&order=asc").await;
-    assert_eq!(ids(&asc), [low, normal, high_1, high_2]);
+    let asc = app.list_tasks("alice", "sort=priority&order=asc").await;
+    assert_eq!(ids(&asc["tasks"]), [low, normal, high_1, high_2]);
 }
 
 async fn list_sorts_by_due_date_with_missing_dates_last(backend: Backend) {
@@ -433,11 +366,11 @@ async fn list_sorts_by_due_date_with_missing_dates_last(backend: Backend) {
         .await);
 
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=due_date&order=asc").await),
+        ids(&app.list_tasks("alice", "sort=due_date&order=asc").await["tasks"]),
         [sooner, later, none_1, none_2]
     );
     assert_eq!(
-        ids(&list(&app, "alice", "?sort=due_date&order=desc").await),
+        ids(&app.list_tasks("alice", "sort=due_date&order=desc").await["tasks"]),
         [later, sooner, none_2, none_1]
     );
 }
@@ -456,7 +389,9 @@ async fn update_changes_only_the_fields_sent(backend: Backend) {
         .await;
     let task_id = id(&task);
 
-    let res = put(&app, "alice", task_id, json!({ "priority": "high" })).await;
+    let res = app
+        .put_task("alice", task_id, json!({ "priority": "high" }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["priority"], "high");
     for unchanged in [
@@ -470,29 +405,29 @@ async fn update_changes_only_the_fields_sent(backend: Backend) {
     ] {
         assert_eq!(res.body[unchanged], task[unchanged], "{unchanged} changed");
     }
-    let fetched = app.get(&app.task_url("alice", task_id), "alice").await;
+    let fetched = app.get_task("alice", task_id).await;
     assert_eq!(fetched.body, res.body, "the answer is what was stored");
 
-    let res = put(
-        &app,
-        "alice",
-        task_id,
-        json!({ "title": "  Buy oat milk ", "completed": true }),
-    )
-    .await;
+    let res = app
+        .put_task(
+            "alice",
+            task_id,
+            json!({ "title": "  Buy oat milk ", "completed": true }),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["title"], "Buy oat milk", "title is trimmed");
     assert_eq!(res.body["completed"], true);
     assert_eq!(res.body["priority"], "high", "earlier change kept");
     assert_eq!(res.body["description"], "2 liters");
 
-    let res = put(
-        &app,
-        "alice",
-        task_id,
-        json!({ "description": "1 liter", "due_date": "2026-04-01T10:00:00+02:00" }),
-    )
-    .await;
+    let res = app
+        .put_task(
+            "alice",
+            task_id,
+            json!({ "description": "1 liter", "due_date": "2026-04-01T10:00:00+02:00" }),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["description"], "1 liter");
     assert_eq!(res.body["due_date"], "2026-04-01T08:00:00Z");
@@ -500,7 +435,7 @@ async fn update_changes_only_the_fields_sent(backend: Backend) {
 
     // An empty update changes none of the task's fields.
     let before = res.body;
-    let res = put(&app, "alice", task_id, json!({})).await;
+    let res = app.put_task("alice", task_id, json!({})).await;
     assert_eq!(res.status, 200, "{}", res.text);
     for unchanged in ["title", "description", "completed", "priority", "due_date"] {
         assert_eq!(res.body[unchanged], before[unchanged], "{unchanged}");
@@ -522,18 +457,22 @@ async fn update_with_null_clears_description_and_due_date(backend: Backend) {
         .await;
     let task_id = id(&task);
 
-    let res = put(&app, "alice", task_id, json!({ "description": null })).await;
+    let res = app
+        .put_task("alice", task_id, json!({ "description": null }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["description"], Value::Null);
     assert_eq!(res.body["due_date"], "2026-03-01T09:30:00Z", "untouched");
 
-    let res = put(&app, "alice", task_id, json!({ "due_date": null })).await;
+    let res = app
+        .put_task("alice", task_id, json!({ "due_date": null }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["due_date"], Value::Null);
     assert_eq!(res.body["title"], "Buy milk");
     assert_eq!(res.body["priority"], "high");
 
-    let fetched = app.get(&app.task_url("alice", task_id), "alice").await;
+    let fetched = app.get_task("alice", task_id).await;
     assert_eq!(fetched.body["description"], Value::Null);
     assert_eq!(fetched.body["due_date"], Value::Null);
 }
@@ -544,18 +483,22 @@ async fn update_advances_updated_at_only(backend: Backend) {
     let task_id = id(&task);
     tick().await;
 
-    let res = put(&app, "alice", task_id, json!({ "title": "Buy bread" })).await;
+    let res = app
+        .put_task("alice", task_id, json!({ "title": "Buy bread" }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["created_at"], task["created_at"]);
     let first_update = timestamp(&res.body["updated_at"]);
     assert!(first_update > timestamp(&task["updated_at"]));
     tick().await;
 
-    let res = put(&app, "alice", task_id, json!({ "completed": true })).await;
+    let res = app
+        .put_task("alice", task_id, json!({ "completed": true }))
+        .await;
     assert_eq!(res.body["created_at"], task["created_at"]);
     assert!(timestamp(&res.body["updated_at"]) > first_update);
 
-    let fetched = app.get(&app.task_url("alice", task_id), "alice").await;
+    let fetched = app.get_task("alice", task_id).await;
     assert_eq!(fetched.body["updated_at"], res.body["updated_at"]);
     assert_eq!(fetched.body["created_at"], task["created_at"]);
 }
@@ -564,11 +507,11 @@ async fn update_of_a_missing_task_is_404(backend: Backend) {
     let app = spawn_app(backend).await;
     let task = app.create_titled("alice", "Buy milk").await;
 
-    put(&app, "alice", id(&task) + 1000, json!({ "title": "x" }))
+    app.put_task("alice", id(&task) + 1000, json!({ "title": "x" }))
         .await
         .assert_error(404, "not_found");
 
-    let page = list(&app, "alice", "").await;
+    let page = app.list_tasks("alice", "").await;
     assert_eq!(page["total_count"], 1, "no task was created by the update");
     assert_eq!(page["tasks"][0], task);
 }
@@ -579,40 +522,35 @@ async fn complete_answers_the_old_shape_and_toggles(backend: Backend) {
     let task_id = id(&task);
     tick().await;
 
-    let res = complete(&app, "alice", task_id, true).await;
+    let res = app
+        .patch_complete("alice", task_id, json!({ "completed": true }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
-    let keys: Vec<&str> = res
-        .body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut keys = keys;
-    keys.sort_unstable();
-    assert_eq!(keys, ["completed", "id", "updated_at"]);
+    assert_eq!(keys(&res.body), ["completed", "id", "updated_at"]);
     assert_eq!(res.body["id"], task_id);
     assert_eq!(res.body["completed"], true);
     assert!(timestamp(&res.body["updated_at"]) > timestamp(&task["updated_at"]));
 
-    let fetched = app.get(&app.task_url("alice", task_id), "alice").await;
+    let fetched = app.get_task("alice", task_id).await;
     assert_eq!(fetched.body["completed"], true);
     assert_eq!(fetched.body["updated_at"], res.body["updated_at"]);
     assert_eq!(fetched.body["title"], "Buy milk");
-    let completed = list(&app, "alice", "?status=completed").await;
-    assert_eq!(ids(&completed), [task_id]);
+    let completed = app.list_tasks("alice", "status=completed").await;
+    assert_eq!(ids(&completed["tasks"]), [task_id]);
 
-    let res = complete(&app, "alice", task_id, false).await;
+    let res = app
+        .patch_complete("alice", task_id, json!({ "completed": false }))
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["completed"], false);
-    let fetched = app.get(&app.task_url("alice", task_id), "alice").await;
+    let fetched = app.get_task("alice", task_id).await;
     assert_eq!(fetched.body["completed"], false);
     assert_eq!(
-        list(&app, "alice", "?status=completed").await["filtered_count"],
+        app.list_tasks("alice", "status=completed").await["filtered_count"],
         0
     );
 
-    complete(&app, "alice", task_id + 1000, true)
+    app.patch_complete("alice", task_id + 1000, json!({ "completed": true }))
         .await
         .assert_error(404, "not_found");
 }
@@ -622,19 +560,19 @@ async fn delete_removes_the_task(backend: Backend) {
     let keep = app.create_titled("alice", "keep").await;
     let gone = id(&app.create_titled("alice", "gone").await);
 
-    let res = delete(&app, "alice", gone).await;
+    let res = app.delete_task("alice", gone).await;
     assert_eq!(res.status, 204);
     assert_eq!(res.text, "", "204 has no body");
 
-    app.get(&app.task_url("alice", gone), "alice")
+    app.get_task("alice", gone)
         .await
         .assert_error(404, "not_found");
-    delete(&app, "alice", gone)
+    app.delete_task("alice", gone)
         .await
         .assert_error(404, "not_found");
 
-    let page = list(&app, "alice", "").await;
-    assert_eq!(ids(&page), [id(&keep)]);
+    let page = app.list_tasks("alice", "").await;
+    assert_eq!(ids(&page["tasks"]), [id(&keep)]);
     assert_eq!(page["total_count"], 1);
     assert_eq!(page["filtered_count"], 1);
 }
@@ -651,30 +589,29 @@ async fn another_users_task_is_not_found_on_every_route(backend: Backend) {
     app.create_titled("bob", "Bob's own").await;
 
     // Bob asks for Alice's task id on his own path, with his own token.
-    app.get(&app.task_url("bob", task_id), "bob")
+    app.get_task("bob", task_id)
         .await
         .assert_error(404, "not_found");
-    put(
-        &app,
+    app.put_task(
         "bob",
         task_id,
         json!({ "title": "hijacked", "completed": true }),
     )
     .await
     .assert_error(404, "not_found");
-    complete(&app, "bob", task_id, true)
+    app.patch_complete("bob", task_id, json!({ "completed": true }))
         .await
         .assert_error(404, "not_found");
-    delete(&app, "bob", task_id)
+    app.delete_task("bob", task_id)
         .await
         .assert_error(404, "not_found");
 
     // The 404 is the same as for an id that does not exist at all.
-    let foreign = app.get(&app.task_url("bob", task_id), "bob").await;
-    let missing = app.get(&app.task_url("bob", task_id + 1000), "bob").await;
+    let foreign = app.get_task("bob", task_id).await;
+    let missing = app.get_task("bob", task_id + 1000).await;
     assert_eq!(foreign.body, missing.body);
 
-    let res = app.get(&app.task_url("alice", task_id), "alice").await;
+    let res = app.get_task("alice", task_id).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body, task, "Alice's task is unchanged");
 }
@@ -688,24 +625,24 @@ async fn lists_and_counts_are_per_user(backend: Backend) {
         .await;
     let bob_task = app.create_titled("bob", "b1").await;
 
-    let bob = list(&app, "bob", "").await;
+    let bob = app.list_tasks("bob", "").await;
     assert_eq!(
         bob,
         json!({ "tasks": [bob_task], "total_count": 1, "filtered_count": 1 })
     );
-    let bob_completed = list(&app, "bob", "?status=completed").await;
+    let bob_completed = app.list_tasks("bob", "status=completed").await;
     assert_eq!(
         bob_completed,
         json!({ "tasks": [], "total_count": 1, "filtered_count": 0 })
     );
 
-    let carol = list(&app, "carol", "").await;
+    let carol = app.list_tasks("carol", "").await;
     assert_eq!(
         carol,
         json!({ "tasks": [], "total_count": 0, "filtered_count": 0 })
     );
 
-    let alice = list(&app, "alice", "").await;
+    let alice = app.list_tasks("alice", "").await;
     assert_eq!(alice["total_count"], 3);
     assert!(
         alice["tasks"]
@@ -748,13 +685,13 @@ async fn a_token_for_another_users_path_is_forbidden(backend: Backend) {
         res.assert_error(403, "forbidden");
     }
 
-    let page = list(&app, "alice", "").await;
+    let page = app.list_tasks("alice", "").await;
     assert_eq!(
         page,
         json!({ "tasks": [task], "total_count": 1, "filtered_count": 1 }),
         "nothing of Alice's changed"
     );
-    assert_eq!(list(&app, "bob", "").await["total_count"], 0);
+    assert_eq!(app.list_tasks("bob", "").await["total_count"], 0);
 }
 
 async fn an_acked_write_is_visible_at_once(backend: Backend) {
@@ -762,21 +699,23 @@ async fn an_acked_write_is_visible_at_once(backend: Backend) {
 
     for n in 1..=5 {
         let task = app.create_titled("alice", &format!("task {n}")).await;
-        let page = list(&app, "alice", "").await;
+        let page = app.list_tasks("alice", "").await;
         assert_eq!(page["total_count"], n);
         assert_eq!(page["tasks"][0], task, "the new task is listed at once");
 
-        let res = put(&app, "alice", id(&task), json!({ "priority": "high" })).await;
-        let fetched = app.get(&app.task_url("alice", id(&task)), "alice").await;
+        let res = app
+            .put_task("alice", id(&task), json!({ "priority": "high" }))
+            .await;
+        let fetched = app.get_task("alice", id(&task)).await;
         assert_eq!(fetched.body, res.body, "the update is read back at once");
     }
 
-    let first = ids(&list(&app, "alice", "").await)[0];
-    assert_eq!(delete(&app, "alice", first).await.status, 204);
-    let page = list(&app, "alice", "").await;
+    let first = ids(&app.list_tasks("alice", "").await["tasks"])[0];
+    assert_eq!(app.delete_task("alice", first).await.status, 204);
+    let page = app.list_tasks("alice", "").await;
     assert_eq!(page["total_count"], 4);
     assert!(
-        !ids(&page).contains(&first),
+        !ids(&page["tasks"]).contains(&first),
         "the deleted task is gone at once"
     );
 }

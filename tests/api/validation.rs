@@ -6,7 +6,11 @@
 use reqwest::{Method, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Response, TestApp, spawn_app};
+use crate::helpers::{
+    app::{Response, TestApp, spawn_app},
+    db::Backend,
+    json::id,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -28,33 +32,15 @@ on_both_backends!(
     an_oversized_body_is_413_with_a_json_body,
 );
 
-/// Sends `body` as raw bytes labelled JSON, as `user`.
-async fn send_raw(app: &TestApp, method: Method, url: &str, user: &str, body: &str) -> Response {
-    let res = app
-        .http
-        .request(method, url)
-        .bearer_auth(app.token(user))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("request sent");
-    Response::from(res).await
-}
-
-async fn task_count(app: &TestApp, user: &str) -> i64 {
-    let res = app.get(&app.tasks_url(user), user).await;
-    assert_eq!(res.status, 200, "{}", res.text);
-    res.body["total_count"].as_i64().unwrap()
-}
-
 /// POSTs a raw body for alice: expects a 422 `invalid`, and no task written.
 async fn rejected_create(app: &TestApp, body: &str) -> Response {
-    let before = task_count(app, "alice").await;
-    let res = send_raw(app, Method::POST, &app.tasks_url("alice"), "alice", body).await;
+    let before = app.task_count("alice").await;
+    let res = app
+        .send_raw(Method::POST, &app.tasks_url("alice"), "alice", body)
+        .await;
     res.assert_error(422, "invalid");
     assert_eq!(
-        task_count(app, "alice").await,
+        app.task_count("alice").await,
         before,
         "a rejected create wrote a task: {body}"
     );
@@ -77,7 +63,7 @@ async fn blank_or_missing_title_is_rejected(backend: Backend) {
     rejected_create_of_field(&app, json!({ "description": "no title" }), "title").await;
     rejected_create_of_field(&app, json!({ "title": null }), "title").await;
 
-    assert_eq!(task_count(&app, "alice").await, 0);
+    assert_eq!(app.task_count("alice").await, 0);
 }
 
 async fn title_length_is_counted_in_characters(backend: Backend) {
@@ -92,7 +78,7 @@ async fn title_length_is_counted_in_characters(backend: Backend) {
     rejected_create_of_field(&app, json!({ "title": "é".repeat(256) }), "title").await;
     rejected_create_of_field(&app, json!({ "title": "a".repeat(256) }), "title").await;
 
-    assert_eq!(task_count(&app, "alice").await, 2);
+    assert_eq!(app.task_count("alice").await, 2);
 }
 
 async fn description_length_is_counted_in_characters(backend: Backend) {
@@ -117,7 +103,7 @@ async fn description_length_is_counted_in_characters(backend: Backend) {
     )
     .await;
 
-    assert_eq!(task_count(&app, "alice").await, 1);
+    assert_eq!(app.task_count("alice").await, 1);
 }
 
 async fn bad_priority_or_due_date_is_rejected(backend: Backend) {
@@ -140,7 +126,7 @@ async fn bad_priority_or_due_date_is_rejected(backend: Backend) {
         .await;
     }
 
-    assert_eq!(task_count(&app, "alice").await, 0);
+    assert_eq!(app.task_count("alice").await, 0);
 }
 
 async fn wrong_json_types_are_rejected(backend: Backend) {
@@ -169,7 +155,7 @@ async fn wrong_json_types_are_rejected(backend: Backend) {
     )
     .await;
 
-    assert_eq!(task_count(&app, "alice").await, 0);
+    assert_eq!(app.task_count("alice").await, 0);
 }
 
 async fn a_body_that_is_not_a_json_object_is_rejected(backend: Backend) {
@@ -191,22 +177,17 @@ async fn a_body_that_is_not_a_json_object_is_rejected(backend: Backend) {
     }
 
     // Without any Content-Type at all, an empty body is still the JSON error.
-    let res = app
-        .http
-        .post(app.tasks_url("alice"))
-        .bearer_auth(app.token("alice"))
-        .send()
+    app.call(Method::POST, &app.tasks_url("alice"), "alice", None)
         .await
-        .unwrap();
-    Response::from(res).await.assert_error(422, "invalid");
+        .assert_error(422, "invalid");
 
-    assert_eq!(task_count(&app, "alice").await, 0);
+    assert_eq!(app.task_count("alice").await, 0);
 }
 
 async fn an_array_body_is_rejected_on_every_route(backend: Backend) {
     let app = spawn_app(backend).await;
     let task = app.create_titled("alice", "Buy milk").await;
-    let url = app.task_url("alice", task["id"].as_i64().unwrap());
+    let url = app.task_url("alice", id(&task));
     let complete = format!("{url}/complete");
 
     // Arrays that line up with the fields of each body are still not JSON objects.
@@ -222,7 +203,7 @@ async fn an_array_body_is_rejected_on_every_route(backend: Backend) {
     ];
     let mut answers = Vec::new();
     for (method, url, body) in attempts {
-        let res = send_raw(&app, method.clone(), &url, "alice", body).await;
+        let res = app.send_raw(method.clone(), &url, "alice", body).await;
         answers.push((format!("{method} {body}"), res.status, res.text));
     }
     let wrong: Vec<_> = answers
@@ -231,7 +212,7 @@ async fn an_array_body_is_rejected_on_every_route(backend: Backend) {
         .collect();
     assert!(wrong.is_empty(), "accepted instead of 422: {wrong:#?}");
 
-    let res = app.get(&app.tasks_url("alice"), "alice").await;
+    let res = app.get_tasks("alice", "").await;
     assert_eq!(res.body["tasks"], json!([task]), "nothing was written");
 }
 
@@ -258,17 +239,15 @@ async fn update_rejects_null_for_required_fields(backend: Backend) {
     let task = app
         .create_task("alice", json!({ "title": "Buy milk", "priority": "high" }))
         .await;
-    let url = app.task_url("alice", task["id"].as_i64().unwrap());
+    let task_id = id(&task);
 
     for field in ["title", "completed", "priority"] {
-        let res = app
-            .call(Method::PUT, &url, "alice", Some(json!({ field: null })))
-            .await;
+        let res = app.put_task("alice", task_id, json!({ field: null })).await;
         res.assert_error(422, "invalid");
         assert_eq!(res.body["field"], field, "{}", res.text);
     }
 
-    let res = app.get(&url, "alice").await;
+    let res = app.get_task("alice", task_id).await;
     assert_eq!(res.body, task, "the task is unchanged");
 }
 
@@ -280,7 +259,8 @@ async fn update_rejects_bad_values_and_changes_nothing(backend: Backend) {
             json!({ "title": "Buy milk", "description": "2 liters" }),
         )
         .await;
-    let url = app.task_url("alice", task["id"].as_i64().unwrap());
+    let task_id = id(&task);
+    let url = app.task_url("alice", task_id);
 
     let bad = [
         (json!({ "title": "" }), "title"),
@@ -299,26 +279,24 @@ async fn update_rejects_bad_values_and_changes_nothing(backend: Backend) {
         (json!({ "completed": true, "title": "" }), "title"),
     ];
     for (body, field) in bad {
-        let res = app
-            .call(Method::PUT, &url, "alice", Some(body.clone()))
-            .await;
+        let res = app.put_task("alice", task_id, body.clone()).await;
         res.assert_error(422, "invalid");
         assert_eq!(res.body["field"], field, "{body}: {}", res.text);
     }
     for raw in ["{title:", "", "null", r#""Buy bread""#] {
-        send_raw(&app, Method::PUT, &url, "alice", raw)
+        app.send_raw(Method::PUT, &url, "alice", raw)
             .await
             .assert_error(422, "invalid");
     }
 
-    let res = app.get(&url, "alice").await;
+    let res = app.get_task("alice", task_id).await;
     assert_eq!(res.body, task, "the task is unchanged, updated_at included");
 }
 
 async fn complete_requires_a_boolean(backend: Backend) {
     let app = spawn_app(backend).await;
     let task = app.create_titled("alice", "Buy milk").await;
-    let task_id = task["id"].as_i64().unwrap();
+    let task_id = id(&task);
     let url = format!("{}/complete", app.task_url("alice", task_id));
 
     for body in [
@@ -328,19 +306,17 @@ async fn complete_requires_a_boolean(backend: Backend) {
         json!({ "completed": 1 }),
         json!({ "completed": null }),
     ] {
-        let res = app
-            .call(Method::PATCH, &url, "alice", Some(body.clone()))
-            .await;
+        let res = app.patch_complete("alice", task_id, body.clone()).await;
         res.assert_error(422, "invalid");
         assert_eq!(res.body["field"], "completed", "{body}: {}", res.text);
     }
     for raw in ["", "true", "{completed:"] {
-        send_raw(&app, Method::PATCH, &url, "alice", raw)
+        app.send_raw(Method::PATCH, &url, "alice", raw)
             .await
             .assert_error(422, "invalid");
     }
 
-    let res = app.get(&app.task_url("alice", task_id), "alice").await;
+    let res = app.get_task("alice", task_id).await;
     assert_eq!(res.body, task, "the task is unchanged");
 }
 
@@ -361,20 +337,28 @@ async fn list_rejects_bad_query_params(backend: Backend) {
         ("offset=abc", "offset"),
     ];
     for (query, field) in bad {
-        let res = app
-            .get(&format!("{}?{query}", app.tasks_url("alice")), "alice")
-            .await;
+        let res = app.get_tasks("alice", query).await;
         res.assert_error(422, "invalid");
         assert_eq!(res.body["field"], field, "?{query}: {}", res.text);
     }
 
     for good in ["limit=100", "limit=1", "offset=0", "offset=1000"] {
-        let res = app
-            .get(&format!("{}?{good}", app.tasks_url("alice")), "alice")
-            .await;
+        let res = app.get_tasks("alice", good).await;
         assert_eq!(res.status, 200, "?{good}: {}", res.text);
         assert_eq!(res.body["total_count"], 1, "?{good}");
     }
+}
+
+/// Each of alice's routes that names a task by `task_id` in its path, with a valid body.
+fn every_route_naming_a_task(app: &TestApp, task_id: &str) -> [(Method, String, Option<Value>); 4] {
+    let url = app.task_url("alice", task_id);
+    let complete = format!("{url}/complete");
+    [
+        (Method::GET, url.clone(), None),
+        (Method::PUT, url.clone(), Some(json!({ "title": "x" }))),
+        (Method::DELETE, url, None),
+        (Method::PATCH, complete, Some(json!({ "completed": true }))),
+    ]
 }
 
 async fn a_non_integer_task_id_is_rejected(backend: Backend) {
@@ -382,16 +366,8 @@ async fn a_non_integer_task_id_is_rejected(backend: Backend) {
     let task = app.create_titled("alice", "Buy milk").await;
 
     for bad_id in ["abc", "1.5", "1e3", "0x1"] {
-        let url = app.task_url("alice", bad_id);
-        let complete = format!("{url}/complete");
-        let calls = [
-            (Method::GET, &url, None),
-            (Method::PUT, &url, Some(json!({ "title": "x" }))),
-            (Method::DELETE, &url, None),
-            (Method::PATCH, &complete, Some(json!({ "completed": true }))),
-        ];
-        for (method, url, body) in calls {
-            let res = app.call(method.clone(), url, "alice", body).await;
+        for (method, url, body) in every_route_naming_a_task(&app, bad_id) {
+            let res = app.call(method.clone(), &url, "alice", body).await;
             res.assert_error(422, "invalid");
             assert_eq!(res.body["field"], "task_id", "{method} {url}: {}", res.text);
         }
@@ -399,41 +375,33 @@ async fn a_non_integer_task_id_is_rejected(backend: Backend) {
 
     // Integer ids that name no task are 404, however large or small.
     for missing in ["999999", "0", "-1", "99999999999"] {
-        let url = app.task_url("alice", missing);
-        let complete = format!("{url}/complete");
-        let calls = [
-            (Method::GET, &url, None),
-            (Method::PUT, &url, Some(json!({ "title": "x" }))),
-            (Method::DELETE, &url, None),
-            (Method::PATCH, &complete, Some(json!({ "completed": true }))),
-        ];
-        for (method, url, body) in calls {
-            let res = app.call(method.clone(), url, "alice", body).await;
+        for (method, url, body) in every_route_naming_a_task(&app, missing) {
+            let res = app.call(method.clone(), &url, "alice", body).await;
             assert_eq!(res.status, 404, "{method} {url}: {}", res.text);
             res.assert_error(404, "not_found");
         }
     }
 
-    let res = app.get(&app.tasks_url("alice"), "alice").await;
+    let res = app.get_tasks("alice", "").await;
     assert_eq!(res.body["tasks"], json!([task]), "nothing was changed");
 }
 
 async fn checks_run_in_the_contract_order(backend: Backend) {
     let app = spawn_app(backend).await;
     let task = app.create_titled("alice", "Buy milk").await;
-    let alice_task = app.task_url("alice", task["id"].as_i64().unwrap());
+    let alice_task = app.task_url("alice", id(&task));
     let missing = app.task_url("alice", 999_999);
     let bad_body = json!({ "title": "" });
 
     // 1. Authentication first: no token beats a foreign path, bad input and a bad id.
-    let res = app
-        .http
-        .put(app.task_url("bob", "abc"))
-        .json(&bad_body)
-        .send()
-        .await
-        .unwrap();
-    Response::from(res).await.assert_error(401, "unauthorized");
+    app.send(
+        Method::PUT,
+        &app.task_url("bob", "abc"),
+        None,
+        Some(bad_body.clone()),
+    )
+    .await
+    .assert_error(401, "unauthorized");
 
     // 2. Then path ownership: Bob on Alice's path is 403 whatever the input.
     app.call(
@@ -444,15 +412,9 @@ async fn checks_run_in_the_contract_order(backend: Backend) {
     )
     .await
     .assert_error(403, "forbidden");
-    send_raw(
-        &app,
-        Method::POST,
-        &app.tasks_url("alice"),
-        "bob",
-        "{title:",
-    )
-    .await
-    .assert_error(403, "forbidden");
+    app.send_raw(Method::POST, &app.tasks_url("alice"), "bob", "{title:")
+        .await
+        .assert_error(403, "forbidden");
     app.call(Method::PUT, &alice_task, "bob", Some(bad_body.clone()))
         .await
         .assert_error(403, "forbidden");
@@ -475,9 +437,14 @@ async fn checks_run_in_the_contract_order(backend: Backend) {
     )
     .await
     .assert_error(403, "forbidden");
-    app.get(&format!("{}?limit=0", app.tasks_url("alice")), "bob")
-        .await
-        .assert_error(403, "forbidden");
+    app.call(
+        Method::GET,
+        &format!("{}?limit=0", app.tasks_url("alice")),
+        "bob",
+        None,
+    )
+    .await
+    .assert_error(403, "forbidden");
 
     // 3. Then input: a bad body on a task that does not exist is 422, not 404.
     app.call(Method::PUT, &missing, "alice", Some(bad_body.clone()))
@@ -491,7 +458,7 @@ async fn checks_run_in_the_contract_order(backend: Backend) {
     )
     .await
     .assert_error(422, "invalid");
-    send_raw(&app, Method::PUT, &missing, "alice", "{title:")
+    app.send_raw(Method::PUT, &missing, "alice", "{title:")
         .await
         .assert_error(422, "invalid");
 
@@ -505,7 +472,7 @@ async fn checks_run_in_the_contract_order(backend: Backend) {
     .await
     .assert_error(404, "not_found");
 
-    let res = app.get(&alice_task, "alice").await;
+    let res = app.get_task("alice", id(&task)).await;
     assert_eq!(res.body, task, "nothing of Alice's changed");
 }
 
@@ -520,13 +487,13 @@ async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
         "/api/alice/tasks/1/extra",
         "/api/alice/tasks/1/complete/now",
     ] {
-        let res = app.get(&app.url(path), "alice").await;
+        let res = app.call(Method::GET, &app.url(path), "alice", None).await;
         assert_eq!(res.status, 404, "GET {path}: {}", res.text);
         res.assert_error(404, "not_found");
     }
 
     let task = app.create_titled("alice", "Buy milk").await;
-    let one = app.task_url("alice", task["id"].as_i64().unwrap());
+    let one = app.task_url("alice", id(&task));
     // Each wrong method is refused, and `Allow` lists the ones that work.
     let collection = ["GET", "POST"];
     let item = ["GET", "PUT", "DELETE"];
@@ -560,7 +527,7 @@ async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
         );
     }
 
-    let res = app.get(&app.tasks_url("alice"), "alice").await;
+    let res = app.get_tasks("alice", "").await;
     assert_eq!(res.body["tasks"], json!([task]), "nothing was written");
 }
 
@@ -572,20 +539,17 @@ async fn an_oversized_body_is_413_with_a_json_body(backend: Backend) {
     let small = r#"{"title": "fits"}"#;
     let at_limit = format!("{small}{}", " ".repeat(limit - small.len()));
     assert_eq!(at_limit.len(), limit);
-    let res = send_raw(
-        &app,
-        Method::POST,
-        &app.tasks_url("alice"),
-        "alice",
-        &at_limit,
-    )
-    .await;
+    let res = app
+        .send_raw(Method::POST, &app.tasks_url("alice"), "alice", &at_limit)
+        .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let fits = app.task_url("alice", res.body["id"].as_i64().unwrap());
 
     // One byte more is refused, with the JSON error body rather than plain text.
     let over = format!("{at_limit} ");
-    let res = send_raw(&app, Method::POST, &app.tasks_url("alice"), "alice", &over).await;
+    let res = app
+        .send_raw(Method::POST, &app.tasks_url("alice"), "alice", &over)
+        .await;
     assert_eq!(res.status, 413, "{}", res.text);
     assert_eq!(res.body["success"], false, "{}", res.text);
     assert!(res.body["error"].as_str().is_some_and(|e| !e.is_empty()));
@@ -595,13 +559,15 @@ async fn an_oversized_body_is_413_with_a_json_body(backend: Backend) {
 
     // A big payload inside otherwise valid JSON too, on create and on update.
     let huge = json!({ "title": "x", "description": "a".repeat(100 * 1024) }).to_string();
-    let res = send_raw(&app, Method::POST, &app.tasks_url("alice"), "alice", &huge).await;
+    let res = app
+        .send_raw(Method::POST, &app.tasks_url("alice"), "alice", &huge)
+        .await;
     assert_eq!(res.status, 413, "{}", res.text);
-    let res = send_raw(&app, Method::PUT, &fits, "alice", &huge).await;
+    let res = app.send_raw(Method::PUT, &fits, "alice", &huge).await;
     assert_eq!(res.status, 413, "{}", res.text);
     assert_eq!(res.body["success"], false, "{}", res.text);
 
-    let res = app.get(&app.tasks_url("alice"), "alice").await;
+    let res = app.get_tasks("alice", "").await;
     assert_eq!(
         res.body["total_count"], 1,
         "only the task at the limit was written"

@@ -4,23 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::{
-    net::{TcpSocket, TcpStream},
-    sync::watch,
-};
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
-};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{
-    Backend, Link, Options, TestApp, TestDb, spawn_app, spawn_behind_proxy, spawn_with,
+    app::{Options, TestApp, spawn_app, spawn_with},
+    db::{Backend, TestDb},
+    jwt::bearer,
+    proxy::{Link, spawn_behind_proxy},
+    ws::{Handshake, Incoming, RawWs, WAIT, WsClient, assert_ws_error, assert_ws_invalid, req},
 };
 use crate::on_both_backends;
-use crate::ws_client::{Handshake, WAIT, WsClient, req};
 
 on_both_backends!(
     events_reach_the_users_other_connections_only,
@@ -49,24 +44,6 @@ fn assert_ack(answer: &Value, id: &str, seq: i64) {
     assert_eq!(answer["type"], "ack", "{answer}");
     assert_eq!(answer["id"], id, "{answer}");
     assert_eq!(answer["seq"], seq, "{answer}");
-}
-
-/// `answer` is an error with `code` for the request `id` (`Value::Null`: no id).
-fn assert_error(answer: &Value, code: &str, id: impl Into<Value>) {
-    assert_eq!(answer["type"], "error", "{answer}");
-    assert_eq!(answer["code"], code, "{answer}");
-    assert_eq!(answer["id"], id.into(), "{answer}");
-    let message = answer["message"].as_str().unwrap_or_default();
-    assert!(
-        !message.is_empty(),
-        "an error says what went wrong: {answer}"
-    );
-}
-
-/// The connection still answers: a `ping` gets its `pong`.
-async fn assert_alive(ws: &mut WsClient, after: &str) {
-    let pong = ws.request(req("ping", "alive", json!({}))).await;
-    assert_eq!(pong["type"], "pong", "after {after}: {pong}");
 }
 
 async fn events_reach_the_users_other_connections_only(backend: Backend) {
@@ -158,12 +135,7 @@ async fn rest_changes_are_delivered_live(backend: Backend) {
     let (mut bob, _) = app.ws("bob").await;
 
     let posted = app
-        .call(
-            Method::POST,
-            &app.tasks_url("alice"),
-            "alice",
-            Some(json!({"title": "From REST", "priority": "high"})),
-        )
+        .post_task("alice", json!({"title": "From REST", "priority": "high"}))
         .await;
     assert_eq!(posted.status, 201, "{}", posted.text);
     let id = posted.body["id"].clone();
@@ -172,12 +144,7 @@ async fn rest_changes_are_delivered_live(backend: Backend) {
     assert_event(&mut tab2, "task.created", &expected).await;
 
     let put = app
-        .call(
-            Method::PUT,
-            &app.task_url("alice", &id),
-            "alice",
-            Some(json!({"title": "Renamed over REST"})),
-        )
+        .put_task("alice", &id, json!({"title": "Renamed over REST"}))
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
     let expected = json!({"seq": 2, "data": put.body});
@@ -186,24 +153,17 @@ async fn rest_changes_are_delivered_live(backend: Backend) {
 
     // REST keeps its old short answer; the event carries the whole task.
     let patched = app
-        .call(
-            Method::PATCH,
-            &app.url(&format!("/api/alice/tasks/{id}/complete")),
-            "alice",
-            Some(json!({"completed": true})),
-        )
+        .patch_complete("alice", &id, json!({"completed": true}))
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    let task = app.get(&app.task_url("alice", &id), "alice").await.body;
+    let task = app.get_task("alice", &id).await.body;
     assert_eq!(task["completed"], true);
     assert_eq!(task["updated_at"], patched.body["updated_at"]);
     let expected = json!({"seq": 3, "data": task});
     assert_event(&mut tab1, "task.updated", &expected).await;
     assert_event(&mut tab2, "task.updated", &expected).await;
 
-    let deleted = app
-        .call(Method::DELETE, &app.task_url("alice", &id), "alice", None)
-        .await;
+    let deleted = app.delete_task("alice", &id).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     let expected = json!({"seq": 4, "data": {"task_id": id}});
     assert_event(&mut tab1, "task.deleted", &expected).await;
@@ -271,9 +231,9 @@ async fn bad_frames_are_answered_and_the_connection_lives_on(backend: Backend) {
     for (what, text, id) in cases {
         ws.send_text(text).await;
         let answer = ws.recv().await;
-        assert_error(&answer, "bad_frame", id);
+        assert_ws_error(&answer, "bad_frame", id);
         assert_eq!(answer["retryable"], false, "{what}: {answer}");
-        assert_alive(&mut ws, what).await;
+        ws.assert_alive(what).await;
     }
 
     ws.send_raw(Message::Binary(
@@ -281,8 +241,8 @@ async fn bad_frames_are_answered_and_the_connection_lives_on(backend: Backend) {
     ))
     .await;
     let answer = ws.recv().await;
-    assert_error(&answer, "bad_frame", Value::Null);
-    assert_alive(&mut ws, "a binary frame").await;
+    assert_ws_error(&answer, "bad_frame", Value::Null);
+    ws.assert_alive("a binary frame").await;
 
     // 64 characters is the longest id.
     let id_64 = "y".repeat(64);
@@ -290,22 +250,20 @@ async fn bad_frames_are_answered_and_the_connection_lives_on(backend: Backend) {
     assert_eq!(answer["type"], "ack", "{answer}");
 
     let answer = ws.request(req("task.explode", "u1", json!({}))).await;
-    assert_error(&answer, "unknown_type", "u1");
-    assert_alive(&mut ws, "an unknown type").await;
+    assert_ws_error(&answer, "unknown_type", "u1");
+    ws.assert_alive("an unknown type").await;
 
     let answer = ws
         .request(req("task.create", "w1", json!({"title": 5})))
         .await;
-    assert_error(&answer, "invalid", "w1");
-    assert_eq!(answer["field"], "title", "{answer}");
-    assert_alive(&mut ws, "a title that is a number").await;
+    assert_ws_invalid(&answer, "title", "w1");
+    ws.assert_alive("a title that is a number").await;
 
     let answer = ws
         .request(req("task.get", "w2", json!({"task_id": "seven"})))
         .await;
-    assert_error(&answer, "invalid", "w2");
-    assert_eq!(answer["field"], "task_id", "{answer}");
-    assert_alive(&mut ws, "a task_id that is a string").await;
+    assert_ws_invalid(&answer, "task_id", "w2");
+    ws.assert_alive("a task_id that is a string").await;
 
     // A ping without an id is fine: a pong without one.
     ws.send(json!({"type": "ping"})).await;
@@ -332,10 +290,7 @@ fn create_frame_of(id: &str, bytes: usize) -> String {
 async fn a_frame_over_the_size_limit_closes_with_1009(backend: Backend) {
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![("WS_MAX_FRAME_BYTES", "1024".into())],
-            ..Default::default()
-        },
+        Options::with_env(&[("WS_MAX_FRAME_BYTES", "1024")]),
     )
     .await;
     let (mut ws, _) = app.ws("alice").await;
@@ -358,13 +313,7 @@ async fn a_frame_over_the_size_limit_closes_with_1009(backend: Backend) {
 async fn spawn_rate_limited(backend: Backend) -> TestApp {
     spawn_with(
         backend,
-        Options {
-            env: vec![
-                ("WS_RATE_PER_SEC", "5".into()),
-                ("WS_RATE_BURST", "5".into()),
-            ],
-            ..Default::default()
-        },
+        Options::with_env(&[("WS_RATE_PER_SEC", "5"), ("WS_RATE_BURST", "5")]),
     )
     .await
 }
@@ -389,7 +338,7 @@ async fn requests_over_the_rate_are_refused_then_allowed_again(backend: Backend)
         if i < 5 {
             assert_eq!(answer["type"], "pong", "within the burst: {answer}");
         } else if answer["type"] == "error" {
-            assert_error(&answer, "rate_limited", format!("p{i}"));
+            assert_ws_error(&answer, "rate_limited", format!("p{i}"));
             assert_eq!(answer["retryable"], true, "{answer}");
             let wait = answer["retry_after_ms"].as_u64().unwrap_or_default();
             assert!((1..=1000).contains(&wait), "retry_after_ms: {answer}");
@@ -443,7 +392,7 @@ async fn a_flood_of_frames_closes_with_4429(backend: Backend) {
 
     // Only that connection: a new one works.
     let (mut fresh, _) = app.ws("alice").await;
-    assert_alive(&mut fresh, "an abusive connection was closed").await;
+    fresh.assert_alive("an abusive connection was closed").await;
 }
 
 async fn a_client_that_keeps_ignoring_the_limit_is_closed_with_4429(backend: Backend) {
@@ -486,15 +435,12 @@ async fn a_slow_consumer_is_dropped_while_others_get_every_event(backend: Backen
     // has dropped one of them.
     let app = spawn_with(
         backend,
-        Options {
-            env: vec![
-                ("WS_OUTBOUND_QUEUE", "8".into()),
-                ("MAX_CONNECTIONS_PER_USER", "3".into()),
-                ("WS_RATE_PER_SEC", "100000".into()),
-                ("WS_RATE_BURST", "100000".into()),
-            ],
-            ..Default::default()
-        },
+        Options::with_env(&[
+            ("WS_OUTBOUND_QUEUE", "8"),
+            ("MAX_CONNECTIONS_PER_USER", "3"),
+            ("WS_RATE_PER_SEC", "100000"),
+            ("WS_RATE_BURST", "100000"),
+        ]),
     )
     .await;
     let started = Instant::now();
@@ -502,7 +448,7 @@ async fn a_slow_consumer_is_dropped_while_others_get_every_event(backend: Backen
     // A tiny receive buffer, and never read after `ready`.
     let (mut stalled, _) = RawWs::connect(&app, "alice", Some(4096)).await;
     let (mut writer, _) = app.ws("alice").await;
-    let token = format!("Bearer {}", app.token("alice"));
+    let token = bearer(&app.token("alice"));
     let (status, _) = app
         .ws_handshake("", &[("authorization", &token)])
         .await
@@ -603,9 +549,8 @@ async fn spawn_for_shutdown(backend: Backend, db: Option<&TestDb>) -> TestApp {
     spawn_with(
         backend,
         Options {
-            env: vec![("SHUTDOWN_TIMEOUT_SECS", "3".into())],
             database_url: db.map(|db| db.database_url(None)),
-            ..Default::default()
+            ..Options::with_env(&[("SHUTDOWN_TIMEOUT_SECS", "3")])
         },
     )
     .await
@@ -667,14 +612,7 @@ async fn shutdown_answers_the_frame_in_flight_then_closes_with_1001(backend: Bac
 }
 
 async fn heartbeats_keep_answering_clients_and_drop_silent_ones(backend: Backend) {
-    let app = spawn_with(
-        backend,
-        Options {
-            env: vec![("WS_HEARTBEAT_MS", "200".into())],
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_with(backend, Options::with_env(&[("WS_HEARTBEAT_MS", "200")])).await;
 
     // A client that reads answers each ping (tungstenite does) and stays.
     let (mut live, ready) = RawWs::connect(&app, "alice", None).await;
@@ -731,7 +669,6 @@ async fn heartbeats_keep_answering_clients_and_drop_silent_ones(backend: Backend
 #[tokio::test]
 async fn database_down_is_unavailable_and_the_socket_recovers() {
     let Some((app, proxy)) = spawn_behind_proxy(Link::Up, 1).await else {
-        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
         return;
     };
     let (mut ws, _) = app.ws("alice").await;
@@ -744,10 +681,10 @@ async fn database_down_is_unavailable_and_the_socket_recovers() {
     let answer = ws
         .request(req("task.create", "c2", json!({"title": "during"})))
         .await;
-    assert_error(&answer, "unavailable", "c2");
+    assert_ws_error(&answer, "unavailable", "c2");
     assert_eq!(answer["retryable"], true, "{answer}");
     // No ack follows, and the socket is still open.
-    assert_alive(&mut ws, "unavailable").await;
+    ws.assert_alive("unavailable").await;
 
     proxy.set(Link::Up);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -759,73 +696,11 @@ async fn database_down_is_unavailable_and_the_socket_recovers() {
         if answer["type"] == "ack" {
             break answer;
         }
-        assert_error(&answer, "unavailable", "c2");
+        assert_ws_error(&answer, "unavailable", "c2");
         assert!(Instant::now() < deadline, "the database never came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_ack(&ack, "c2", 2);
     let list = ws.request(req("task.list", "l1", json!({}))).await;
     assert_eq!(list["data"]["total_count"], 2, "{list}");
-}
-
-/// A bare WebSocket client, for what `WsClient` hides: the server's pings, a
-/// socket that stops reading, sends that may fail.
-struct RawWs {
-    stream: WebSocketStream<TcpStream>,
-}
-
-#[derive(Debug)]
-enum Incoming {
-    Text(Value),
-    Ping,
-    /// A close frame (its code), or the connection ended without one (`None`).
-    Ended(Option<u16>),
-}
-
-impl RawWs {
-    /// Connects as `user` (header token) and reads `ready`; `recv_buffer` shrinks
-    /// the socket's receive buffer so that a client that stops reading stalls fast.
-    async fn connect(app: &TestApp, user: &str, recv_buffer: Option<u32>) -> (Self, Value) {
-        let socket = TcpSocket::new_v4().unwrap();
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size).unwrap();
-        }
-        let tcp = socket.connect(app.addr).await.unwrap();
-        let mut request = app.ws_url().into_client_request().unwrap();
-        let token = format!("Bearer {}", app.token(user));
-        request
-            .headers_mut()
-            .insert("authorization", HeaderValue::from_str(&token).unwrap());
-        let (stream, _) = tokio_tungstenite::client_async(request, tcp)
-            .await
-            .expect("handshake accepted");
-        let mut ws = RawWs { stream };
-        match ws.next(WAIT).await {
-            Some(Incoming::Text(ready)) if ready["type"] == "ready" => (ws, ready),
-            other => panic!("expected ready, got {other:?}"),
-        }
-    }
-
-    async fn send(&mut self, frame: Value) -> Result<(), impl std::fmt::Debug> {
-        self.stream
-            .send(Message::Text(frame.to_string().into()))
-            .await
-    }
-
-    /// The next message, or `None` when nothing came within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<Incoming> {
-        loop {
-            let message = tokio::time::timeout(wait, self.stream.next()).await.ok()?;
-            return Some(match message {
-                Some(Ok(Message::Text(text))) => {
-                    Incoming::Text(serde_json::from_str(&text).expect("server frames are JSON"))
-                }
-                Some(Ok(Message::Ping(_))) => Incoming::Ping,
-                Some(Ok(Message::Close(frame))) => Incoming::Ended(frame.map(|f| f.code.into())),
-                Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Ok(Message::Binary(_))) => panic!("the server sent a binary frame"),
-                Some(Err(_)) | None => Incoming::Ended(None),
-            });
-        }
-    }
 }

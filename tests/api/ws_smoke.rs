@@ -2,9 +2,12 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{
+    app::spawn_app,
+    db::Backend,
+    ws::{assert_valid_request, req},
+};
 use crate::on_both_backends;
-use crate::ws_client::{assert_valid_request, req};
 
 on_both_backends!(create_is_acked_and_fanned_out);
 

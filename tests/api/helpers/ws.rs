@@ -1,11 +1,13 @@
-//! A WebSocket client for the tests: real sockets (tokio-tungstenite), and every frame
-//! the server sends is checked against the committed `protocol/schemas`.
+//! WebSocket clients for the tests, over real sockets (tokio-tungstenite): `WsClient`,
+//! which checks every frame the server sends against the committed
+//! `protocol/schemas`, and `RawWs`, for what `WsClient` hides. Also the checks of
+//! the frames a client gets back: acks and errors.
 
 use std::{sync::LazyLock, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
     tungstenite::{
@@ -16,7 +18,11 @@ use tokio_tungstenite::{
     },
 };
 
-use crate::helpers::TestApp;
+use super::{
+    app::TestApp,
+    json::{assert_error_body, keys, merged},
+    jwt::bearer,
+};
 
 /// How long a test waits for a frame before it fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -37,6 +43,11 @@ pub fn assert_valid_request(frame: &Value) {
     if let Err(err) = CLIENT_SCHEMA.validate(frame) {
         panic!("request does not match client-frame.schema.json: {err}\n{frame}");
     }
+}
+
+/// A request frame of `kind` with `id` and these fields.
+pub fn req(kind: &str, id: &str, fields: Value) -> Value {
+    merged(json!({"type": kind, "id": id}), fields)
 }
 
 pub struct WsClient {
@@ -65,6 +76,13 @@ impl Handshake {
             Handshake::Refused(status, body) => (status, body),
         }
     }
+
+    /// Refused with `status` and the JSON error body of the REST routes.
+    pub fn assert_refused(self, status: u16, code: &str) {
+        let (got, body) = self.refused();
+        assert_eq!(got, status, "{body}");
+        assert_error_body(&body, code);
+    }
 }
 
 impl TestApp {
@@ -72,8 +90,8 @@ impl TestApp {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// Opens `/ws` with these extra headers and query string.
-    pub async fn ws_handshake(&self, query: &str, headers: &[(&str, &str)]) -> Handshake {
+    /// The upgrade request for `/ws{query}` with these extra headers.
+    fn ws_request(&self, query: &str, headers: &[(&str, &str)]) -> Request<()> {
         let mut request: Request<()> = format!("{}{query}", self.ws_url())
             .into_client_request()
             .unwrap();
@@ -83,7 +101,12 @@ impl TestApp {
                 HeaderValue::from_str(value).unwrap(),
             );
         }
-        match tokio_tungstenite::connect_async(request).await {
+        request
+    }
+
+    /// Opens `/ws` with these extra headers and query string.
+    pub async fn ws_handshake(&self, query: &str, headers: &[(&str, &str)]) -> Handshake {
+        match tokio_tungstenite::connect_async(self.ws_request(query, headers)).await {
             Ok((stream, _)) => Handshake::Open(Box::new(WsClient {
                 stream,
                 events: Vec::new(),
@@ -101,16 +124,26 @@ impl TestApp {
         }
     }
 
-    /// A socket authenticated with the `Authorization` header, past its `ready` frame.
+    /// A socket authenticated as `user` with the `Authorization` header, past its
+    /// `ready` frame.
     pub async fn ws(&self, user: &str) -> (WsClient, Value) {
-        let token = format!("Bearer {}", self.token(user));
+        self.ws_with_token(&self.token(user)).await
+    }
+
+    /// A socket authenticated with `token` in the `Authorization` header, and its `ready`.
+    pub async fn ws_with_token(&self, token: &str) -> (WsClient, Value) {
         let mut ws = self
-            .ws_handshake("", &[("authorization", &token)])
+            .ws_handshake("", &[("authorization", &bearer(token))])
             .await
             .open();
         let ready = ws.recv().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         (ws, ready)
+    }
+
+    /// A socket opened without a token: it must send `auth` first.
+    pub async fn ws_unauthenticated(&self) -> WsClient {
+        self.ws_handshake("", &[]).await.open()
     }
 }
 
@@ -178,6 +211,19 @@ impl WsClient {
         }
     }
 
+    /// Sends the request `kind` with `id` and `fields`, which must match the client
+    /// schema, and returns its answer.
+    pub async fn ask(&mut self, kind: &str, id: &str, fields: Value) -> Value {
+        let frame = req(kind, id, fields);
+        assert_valid_request(&frame);
+        self.request(frame).await
+    }
+
+    /// Appends a message and returns the ack's `{conversation, message}`.
+    pub async fn append_message(&mut self, id: &str, fields: Value) -> Value {
+        write_ack(&self.ask("message.append", id, fields).await, id).0
+    }
+
     /// The next event (from `events` first).
     pub async fn event(&mut self) -> Value {
         if !self.events.is_empty() {
@@ -186,6 +232,16 @@ impl WsClient {
         let frame = self.recv().await;
         assert_eq!(frame["type"], "event", "expected an event: {frame}");
         frame
+    }
+
+    /// The socket still answers requests: a `ping` gets its `pong`.
+    pub async fn assert_alive(&mut self, after: &str) {
+        let pong = self.request(req("ping", "alive", json!({}))).await;
+        assert_eq!(
+            pong,
+            json!({"type": "pong", "id": "alive"}),
+            "after {after}"
+        );
     }
 
     /// Asserts that nothing arrives within `wait` (pings are answered and skipped).
@@ -235,11 +291,100 @@ impl WsClient {
     }
 }
 
-/// A request frame of `kind` with `id` and these fields.
-pub fn req(kind: &str, id: &str, fields: Value) -> Value {
-    let mut frame = json!({"type": kind, "id": id});
-    if let Value::Object(extra) = fields {
-        frame.as_object_mut().unwrap().extend(extra);
+/// The `data` of the ack of a read: `{"type": "ack", "id", "data"}`, no `seq`.
+pub fn read_ack(frame: &Value, id: &str) -> Value {
+    assert_eq!(frame["type"], "ack", "{frame}");
+    assert_eq!(frame["id"], id, "{frame}");
+    assert_eq!(keys(frame), ["data", "id", "type"], "a read has no seq");
+    frame["data"].clone()
+}
+
+/// The `data` and `seq` of the ack of a mutation.
+pub fn write_ack(frame: &Value, id: &str) -> (Value, i64) {
+    assert_eq!(frame["type"], "ack", "{frame}");
+    assert_eq!(frame["id"], id, "{frame}");
+    assert_eq!(keys(frame), ["data", "id", "seq", "type"], "{frame}");
+    let seq = frame["seq"].as_i64().expect("seq is an integer");
+    (frame["data"].clone(), seq)
+}
+
+/// `frame` is an error with `code` answering the request `id` (`Value::Null`: the
+/// frame had no usable id), with a message that says what went wrong, and
+/// `retryable` as the protocol has it: true for `unavailable` and `rate_limited` only.
+pub fn assert_ws_error(frame: &Value, code: &str, id: impl Into<Value>) {
+    assert_eq!(frame["type"], "error", "{frame}");
+    assert_eq!(frame["code"], code, "{frame}");
+    assert_eq!(frame["id"], id.into(), "{frame}");
+    let message = frame["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.trim().is_empty(),
+        "an error says what went wrong: {frame}"
+    );
+    let retryable = matches!(code, "unavailable" | "rate_limited");
+    assert_eq!(frame["retryable"], retryable, "{frame}");
+}
+
+/// `frame` is the `invalid` error of request `id`, naming `field`.
+pub fn assert_ws_invalid(frame: &Value, field: &str, id: &str) {
+    assert_ws_error(frame, "invalid", id);
+    assert_eq!(frame["field"], field, "{frame}");
+}
+
+/// A bare WebSocket client, for what `WsClient` hides: the server's pings, a
+/// socket that stops reading, sends that may fail.
+pub struct RawWs {
+    stream: WebSocketStream<TcpStream>,
+}
+
+#[derive(Debug)]
+pub enum Incoming {
+    Text(Value),
+    Ping,
+    /// A close frame (its code), or the connection ended without one (`None`).
+    Ended(Option<u16>),
+}
+
+impl RawWs {
+    /// Connects as `user` (header token) and reads `ready`; `recv_buffer` shrinks
+    /// the socket's receive buffer so that a client that stops reading stalls fast.
+    pub async fn connect(app: &TestApp, user: &str, recv_buffer: Option<u32>) -> (Self, Value) {
+        let socket = TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let tcp = socket.connect(app.addr).await.unwrap();
+        let token = bearer(&app.token(user));
+        let request = app.ws_request("", &[("authorization", &token)]);
+        let (stream, _) = tokio_tungstenite::client_async(request, tcp)
+            .await
+            .expect("handshake accepted");
+        let mut ws = RawWs { stream };
+        match ws.next(WAIT).await {
+            Some(Incoming::Text(ready)) if ready["type"] == "ready" => (ws, ready),
+            other => panic!("expected ready, got {other:?}"),
+        }
     }
-    frame
+
+    pub async fn send(&mut self, frame: Value) -> Result<(), impl std::fmt::Debug> {
+        self.stream
+            .send(Message::Text(frame.to_string().into()))
+            .await
+    }
+
+    /// The next message, or `None` when nothing came within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<Incoming> {
+        loop {
+            let message = tokio::time::timeout(wait, self.stream.next()).await.ok()?;
+            return Some(match message {
+                Some(Ok(Message::Text(text))) => {
+                    Incoming::Text(serde_json::from_str(&text).expect("server frames are JSON"))
+                }
+                Some(Ok(Message::Ping(_))) => Incoming::Ping,
+                Some(Ok(Message::Close(frame))) => Incoming::Ended(frame.map(|f| f.code.into())),
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Binary(_))) => panic!("the server sent a binary frame"),
+                Some(Err(_)) | None => Incoming::Ended(None),
+            });
+        }
+    }
 }
