@@ -13,6 +13,7 @@ mod validation;
 mod ws_commit;
 mod ws_errors;
 mod ws_handshake;
+mod ws_idempotency;
 mod ws_live;
 mod ws_smoke;
 mod ws_success;

@@ -200,6 +200,13 @@ impl WsClient {
     pub async fn request(&mut self, frame: Value) -> Value {
         let id = frame["id"].clone();
         self.send(frame).await;
+        self.answer_to(id).await
+    }
+
+    /// The answer to the request `id`, already sent; events that arrive meanwhile
+    /// are kept in `events`.
+    pub async fn answer_to(&mut self, id: impl Into<Value>) -> Value {
+        let id = id.into();
         loop {
             let answer = self.recv().await;
             if answer["type"] == "event" {
