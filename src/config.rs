@@ -51,6 +51,20 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// How long a request waits for a connection before it answers "unavailable".
     pub acquire_timeout: Duration,
+    /// SQLite's `synchronous`: `full` (the default) makes an ack survive a power
+    /// loss; `normal` trades that away for speed (a crash of the gateway alone loses
+    /// nothing either way).
+    pub sqlite_synchronous: SqliteSync,
+    /// How long committed events are kept for `resume` (idempotency keys stay at
+    /// least a day whatever this says).
+    pub event_retention: Duration,
+}
+
+/// `SQLITE_SYNCHRONOUS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSync {
+    Full,
+    Normal,
 }
 
 /// The two databases taskwire runs on.
@@ -199,6 +213,22 @@ impl Settings {
             url: DatabaseUrl::parse(&raw_url).map_err(|m| bad(url_var, m))?,
             pool_size: number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32,
             acquire_timeout: Duration::from_secs(number("DATABASE_TIMEOUT_SECS", 3, 1..=300)?),
+            sqlite_synchronous: match get("SQLITE_SYNCHRONOUS").map(|v| v.to_ascii_lowercase()) {
+                None => SqliteSync::Full,
+                Some(v) if v == "full" => SqliteSync::Full,
+                Some(v) if v == "normal" => SqliteSync::Normal,
+                Some(v) => {
+                    return Err(bad(
+                        "SQLITE_SYNCHRONOUS",
+                        format!("expected full or normal, got {v:?}"),
+                    ));
+                }
+            },
+            event_retention: Duration::from_secs(number(
+                "EVENT_RETENTION_SECS",
+                7 * 24 * 3600,
+                1..=10 * 365 * 24 * 3600,
+            )?),
         };
 
         let host = match get("HOST") {
@@ -467,6 +497,8 @@ mod tests {
             ("WS_HEARTBEAT_MS", "99999999999999"),
             ("DATABASE_POOL_SIZE", "0"),
             ("WS_RATE_BURST", "-1"),
+            ("SQLITE_SYNCHRONOUS", "off"),
+            ("EVENT_RETENTION_SECS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
@@ -496,6 +528,9 @@ mod tests {
         assert!(s.auth.secret_generated);
         assert_eq!(s.allowed_origins, vec!["http://localhost:3000".to_string()]);
         assert!(matches!(s.database.url, DatabaseUrl::Sqlite { .. }));
+        // An ack survives a power loss unless the operator trades that away.
+        assert_eq!(s.database.sqlite_synchronous, SqliteSync::Full);
+        assert_eq!(s.database.event_retention, Duration::from_secs(604_800));
     }
 
     #[test]

@@ -68,6 +68,10 @@ impl Application {
             settings,
             shutdown: Shutdown::default(),
         });
+        tokio::spawn(prune_events(
+            state.service.store().clone(),
+            state.settings.database.event_retention,
+        ));
         Ok(Application { listener, state })
     }
 
@@ -125,6 +129,33 @@ impl Application {
         };
         self.state.service.store().close().await;
         result
+    }
+}
+
+/// Idempotency keys live in the event log, and are kept at least this long.
+const KEY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes events older than `retention`, at startup and then every
+/// `min(retention, 60 s)` (design §9). A database that is down is tried next time.
+async fn prune_events(store: Store, retention: Duration) {
+    let mut every = tokio::time::interval(retention.min(Duration::from_secs(60)));
+    loop {
+        every.tick().await;
+        if !store.is_migrated() {
+            continue;
+        }
+        let now = chrono::Utc::now();
+        let (Ok(before), Ok(keys_before)) = (
+            chrono::Duration::from_std(retention).map(|r| now - r),
+            chrono::Duration::from_std(KEY_RETENTION).map(|r| now - r),
+        ) else {
+            return;
+        };
+        match store.prune_events(before, keys_before).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "old events pruned"),
+            Err(err) => tracing::debug!(error = %err, "event pruning skipped"),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-pub use outbox::{Outbound, Outbox};
+pub use outbox::{Outbound, Outbox, Replay};
 
 use crate::{
     domain::UserId,

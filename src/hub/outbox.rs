@@ -4,6 +4,8 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
+use crate::protocol::RequestId;
+
 /// What a connection's writer sends, in order.
 #[derive(Clone, Debug)]
 pub enum Outbound {
@@ -18,10 +20,26 @@ pub enum Outbound {
     /// The reply to a handled request (ack, pong or error); after a `Hold`, it
     /// carries the change's `seq`.
     Reply { seq: Option<i64>, frame: Utf8Bytes },
+    /// The reply to `resume`: the writer sends the replayed events it has not sent
+    /// yet, in `seq` order with the held ones, then the ack it builds from what it
+    /// sent (after a `Hold`).
+    Resume(Replay),
     /// A WebSocket ping (heartbeat).
     Ping,
     /// The last frame: a close with this code and reason.
     Close(u16, &'static str),
+}
+
+/// A `resume` request's replay.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub id: RequestId,
+    /// The client has every event up to this `seq`.
+    pub after: i64,
+    /// The user's latest `seq` when the replay was read.
+    pub latest: i64,
+    /// The events `after < seq <= latest`, in order, as frames.
+    pub events: Vec<(i64, Utf8Bytes)>,
 }
 
 /// The sending end of a connection's bounded queue, and the token that ends the

@@ -37,6 +37,7 @@ macro_rules! from_serde {
 
 from_serde!(
     NoFields,
+    ResumeFields,
     TokenFields,
     TaskRef,
     CreateTaskBody,
@@ -53,6 +54,13 @@ pub struct NoFields {}
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TokenFields {
     pub token: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ResumeFields {
+    /// The last `seq` the client saw (0: none).
+    #[schemars(range(min = 0))]
+    pub after_seq: i64,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

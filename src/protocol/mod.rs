@@ -14,7 +14,7 @@ pub mod server;
 
 pub use json::{from_json_value, parse_json};
 pub use request::{ClientFrame, Rejected, Request, RequestId};
-pub use server::{Event, EventName, Refreshed, ServerFrame, TaskDeleted};
+pub use server::{Event, EventName, Refreshed, Resumed, ServerFrame, TaskDeleted};
 
 /// The JSON Schemas of both directions, as committed in `protocol/schemas/`.
 pub fn schemas() -> [(&'static str, schemars::Schema); 2] {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{
     input::{
         CreateTaskBody, FromFrame, HistoryFields, MessageAppendFields, NoFields, PageFields,
-        TaskCompleteFields, TaskListFields, TaskRef, TaskUpdateFields, TokenFields,
+        ResumeFields, TaskCompleteFields, TaskListFields, TaskRef, TaskUpdateFields, TokenFields,
     },
     json::from_json_value,
 };
@@ -31,12 +31,7 @@ impl RequestId {
     fn from_member(member: Option<&Value>) -> Result<Option<Self>, Error> {
         match member {
             None => Ok(None),
-            Some(Value::String(id)) if (1..=Self::MAX_CHARS).contains(&id.chars().count()) => {
-                Ok(Some(RequestId(id.clone())))
-            }
-            Some(Value::String(_)) => {
-                Err(Error::BadFrame("\"id\" must be 1 to 64 characters".into()))
-            }
+            Some(Value::String(id)) => RequestId::try_from(id.clone()).map(Some),
             Some(_) => Err(Error::BadFrame("\"id\" must be a string".into())),
         }
     }
@@ -50,6 +45,18 @@ impl RequestId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for RequestId {
+    type Error = Error;
+
+    fn try_from(id: String) -> Result<Self, Error> {
+        if (1..=Self::MAX_CHARS).contains(&id.chars().count()) {
+            Ok(RequestId(id))
+        } else {
+            Err(Error::BadFrame("\"id\" must be 1 to 64 characters".into()))
+        }
     }
 }
 
@@ -171,6 +178,8 @@ requests! {
     }
     /// Replaces the connection's token before it expires (same user).
     "auth.refresh" => AuthRefresh(TokenFields),
+    /// Replays the events after `after_seq`, then acks `{"replayed", "seq"}`.
+    "resume" => Resume(ResumeFields),
     "task.create" => TaskCreate(CreateTaskBody),
     "task.list" => TaskList(TaskListFields),
     "task.get" => TaskGet(TaskRef),
@@ -183,9 +192,10 @@ requests! {
 }
 
 impl Request {
-    /// Whether the request changes data (its `id` is then an idempotency key and its
-    /// ack carries the event's `seq`).
-    pub fn is_change(&self) -> bool {
+    /// Whether the connection's events are held back while the request runs, so
+    /// that its answer takes its place among them in `seq` order: a change (its ack
+    /// carries its event's `seq`) and `resume` (its ack follows the replay).
+    pub fn orders_events(&self) -> bool {
         matches!(
             self,
             Request::TaskCreate(_)
@@ -193,6 +203,7 @@ impl Request {
                 | Request::TaskComplete(_)
                 | Request::TaskDelete(_)
                 | Request::MessageAppend(_)
+                | Request::Resume(_)
         )
     }
 }

@@ -177,6 +177,17 @@ pub struct TaskDeleted {
     pub task_id: TaskId,
 }
 
+/// `resume`'s answer, after the replayed events.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resumed {
+    /// How many events the replay sent.
+    pub replayed: u64,
+    /// The user's latest `seq` when the replay was read: every event up to it has
+    /// now been received, and live events continue after it.
+    pub seq: i64,
+}
+
 /// `auth.refresh`'s answer.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +214,8 @@ enum AckData {
     History(History),
     /// auth.refresh
     Refreshed(Refreshed),
+    /// resume
+    Resumed(Resumed),
 }
 
 /// The `data` of an event: the same object as the ack of the change.

@@ -328,3 +328,17 @@ async fn publish_in_order(
     }
     hub.publish(user, origin, event);
 }
+
+impl Service {
+    /// The user's latest `seq` and the retained events after `after` up to it, for
+    /// `resume`. Read together, so every event up to that `seq` is in the answer or
+    /// was pruned.
+    pub async fn events_since(&self, user: &UserId, after: i64) -> Result<(i64, Vec<StoredEvent>)> {
+        let latest = self.store.latest_seq(user).await?;
+        if after >= latest {
+            return Ok((latest, Vec::new()));
+        }
+        let events = self.store.events_between(user, after, latest).await?;
+        Ok((latest, events))
+    }
+}

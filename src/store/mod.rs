@@ -31,7 +31,7 @@ use sqlx::{
     },
 };
 
-use crate::config::{Backend, DatabaseSettings, DatabaseUrl};
+use crate::config::{Backend, DatabaseSettings, DatabaseUrl, SqliteSync};
 use crate::error::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -97,7 +97,10 @@ impl Store {
                     .filename(path)
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(match settings.sqlite_synchronous {
+                        SqliteSync::Full => SqliteSynchronous::Full,
+                        SqliteSync::Normal => SqliteSynchronous::Normal,
+                    })
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5));
                 Pool::Sqlite(

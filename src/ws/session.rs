@@ -16,14 +16,14 @@ use tracing::Instrument;
 use super::{
     close,
     connection::Connection,
-    frames::{self, Context},
+    frames::{self, Context, Reply},
     rate_limit::{RateLimiter, Verdict},
     writer,
 };
 use crate::{
     auth::Identity,
     error::{Error, ErrorCode},
-    hub::{Outbound, Outbox, Peer, Registration},
+    hub::{Outbound, Outbox, Peer, Registration, Replay},
     protocol::{ClientFrame, Rejected, RequestId, ServerFrame},
     service::JoinError,
     state::AppState,
@@ -299,7 +299,7 @@ impl Session {
             }
         };
         let kind = request.kind();
-        if request.is_change() {
+        if request.orders_events() {
             self.outbox.push(Outbound::Hold);
         }
         let mut cx = Context {
@@ -311,17 +311,30 @@ impl Session {
         // idle connection's task would be as large as the largest request in flight.
         let result = Box::pin(frames::dispatch(&mut cx, request)).await;
         match result {
-            Ok(reply) => {
+            Ok(Reply::Ack { data, seq }) => {
                 log_frame(kind, Some(&id), None, started);
                 let ack = ServerFrame::Ack {
                     id: &id,
-                    data: &reply.data,
-                    seq: reply.seq,
+                    data: &data,
+                    seq,
                 };
                 self.outbox.push(Outbound::Reply {
-                    seq: reply.seq,
+                    seq,
                     frame: ack.to_text(),
                 })
+            }
+            Ok(Reply::Replay {
+                after,
+                latest,
+                events,
+            }) => {
+                log_frame(kind, Some(&id), None, started);
+                self.outbox.push(Outbound::Resume(Replay {
+                    id,
+                    after,
+                    latest,
+                    events,
+                }))
             }
             Err(err) => {
                 if let Error::Internal(cause) = &err {

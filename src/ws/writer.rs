@@ -13,7 +13,10 @@ use tokio::{sync::mpsc, time::timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::close;
-use crate::hub::Outbound;
+use crate::{
+    hub::{Outbound, Replay},
+    protocol::{Resumed, ServerFrame},
+};
 
 /// How long a closing writer may take to send its last frames.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -80,8 +83,9 @@ enum Flow {
 /// The writer's ordering, apart from the socket: turns each queued item into the
 /// messages to send now.
 struct Sequencer {
-    /// The highest event `seq` sent (or acknowledged) on this connection.
-    last_event_seq: i64,
+    /// The event `seq`s this connection has delivered (sent, or acknowledged as its
+    /// own change): `low < seq <= high`, contiguous; `None` before the first.
+    sent: Option<(i64, i64)>,
     /// Events held back while a change of this connection is in flight.
     held: Option<Vec<(i64, Utf8Bytes)>>,
     /// More held events than this and the client is a slow consumer.
@@ -91,7 +95,7 @@ struct Sequencer {
 impl Sequencer {
     fn new(max_held: usize) -> Self {
         Sequencer {
-            last_event_seq: 0,
+            sent: None,
             held: None,
             max_held,
         }
@@ -108,6 +112,7 @@ impl Sequencer {
                 None => self.event(seq, frame, out),
             },
             Outbound::Reply { seq, frame } => self.reply(seq, frame, out),
+            Outbound::Resume(replay) => self.resume(replay, out),
             Outbound::Frame(frame) => out.push(Message::Text(frame)),
             Outbound::Ping => out.push(Message::Ping(Default::default())),
         }
@@ -115,8 +120,8 @@ impl Sequencer {
     }
 
     fn event(&mut self, seq: i64, frame: Utf8Bytes, out: &mut Vec<Message>) {
-        if seq > self.last_event_seq {
-            self.last_event_seq = seq;
+        if self.sent.is_none_or(|(_, high)| seq > high) {
+            self.delivered(seq - 1, seq);
             out.push(Message::Text(frame));
         }
     }
@@ -133,11 +138,57 @@ impl Sequencer {
         }
         out.push(Message::Text(frame));
         if let Some(seq) = seq {
-            self.last_event_seq = self.last_event_seq.max(seq);
+            self.delivered(seq - 1, seq);
         }
         for (event_seq, event) in later {
             self.event(event_seq, event, out);
         }
+    }
+
+    /// A replay: the events up to `latest` that this connection has not delivered
+    /// (the replayed ones and the live ones held meanwhile, once each, in `seq`
+    /// order), then the ack, then the held events after `latest`.
+    fn resume(&mut self, replay: Replay, out: &mut Vec<Message>) {
+        let mut held = self.held.take().unwrap_or_default();
+        held.extend(replay.events);
+        held.sort_by_key(|(seq, _)| *seq);
+        held.dedup_by_key(|(seq, _)| *seq);
+        let split = held.partition_point(|(seq, _)| *seq <= replay.latest);
+        let later = held.split_off(split);
+        let before = out.len();
+        for (seq, event) in held {
+            let delivered = self
+                .sent
+                .is_some_and(|(low, high)| low < seq && seq <= high);
+            if seq > replay.after && !delivered {
+                out.push(Message::Text(event));
+            }
+        }
+        let resumed = Resumed {
+            replayed: (out.len() - before) as u64,
+            seq: replay.latest,
+        };
+        // The client now has every event after `after` up to `latest`.
+        self.delivered(replay.after, replay.latest);
+        let data = serde_json::value::to_raw_value(&resumed).expect("a resume ack serializes");
+        let ack = ServerFrame::Ack {
+            id: &replay.id,
+            data: &data,
+            seq: None,
+        };
+        out.push(Message::Text(ack.to_text()));
+        for (seq, event) in later {
+            self.event(seq, event, out);
+        }
+    }
+
+    /// Records that the client has every event `low < seq <= high` (adjoining or
+    /// overlapping what it had).
+    fn delivered(&mut self, low: i64, high: i64) {
+        self.sent = Some(match self.sent {
+            None => (low, high),
+            Some((was_low, was_high)) => (was_low.min(low), was_high.max(high)),
+        });
     }
 }
 
@@ -242,5 +293,86 @@ mod tests {
             order.step(Outbound::Close(close::GOING_AWAY, "bye"), &mut out),
             Flow::Close(close::GOING_AWAY, "bye")
         );
+    }
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+    use crate::protocol::RequestId;
+
+    fn frames(seqs: &[i64]) -> Vec<(i64, Utf8Bytes)> {
+        seqs.iter()
+            .map(|seq| (*seq, format!("event {seq}").into()))
+            .collect()
+    }
+
+    fn replay(after: i64, latest: i64, seqs: &[i64]) -> Outbound {
+        let id = RequestId::try_from("r1".to_owned()).unwrap();
+        Outbound::Resume(Replay {
+            id,
+            after,
+            latest,
+            events: frames(seqs),
+        })
+    }
+
+    fn texts(out: Vec<Message>) -> Vec<String> {
+        out.into_iter()
+            .map(|m| match m {
+                Message::Text(text) => text.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn ack(replayed: u64, seq: i64) -> String {
+        format!(r#"{{"type":"ack","id":"r1","data":{{"replayed":{replayed},"seq":{seq}}}}}"#)
+    }
+
+    #[test]
+    fn live_events_during_a_replay_are_neither_lost_nor_sent_twice() {
+        let mut order = Sequencer::new(8);
+        let mut out = Vec::new();
+        order.step(Outbound::Hold, &mut out);
+        // Committed while the replay was read: 5 is in the replay too, 6 is not.
+        for seq in [5, 6] {
+            let frame = format!("event {seq}").into();
+            order.step(Outbound::Event { seq, frame }, &mut out);
+        }
+        order.step(replay(2, 5, &[3, 4, 5]), &mut out);
+        order.step(
+            Outbound::Event {
+                seq: 6,
+                frame: "event 6".into(),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            texts(out),
+            ["event 3", "event 4", "event 5", &ack(3, 5), "event 6"]
+        );
+    }
+
+    #[test]
+    fn events_the_connection_already_sent_are_not_replayed() {
+        let mut order = Sequencer::new(8);
+        let mut out = Vec::new();
+        for seq in [4, 5] {
+            let frame = format!("event {seq}").into();
+            order.step(Outbound::Event { seq, frame }, &mut out);
+        }
+        order.step(Outbound::Hold, &mut out);
+        order.step(replay(2, 5, &[3, 4, 5]), &mut out);
+        assert_eq!(texts(out), ["event 4", "event 5", "event 3", &ack(1, 5)]);
+    }
+
+    #[test]
+    fn nothing_missed_is_an_empty_replay() {
+        let mut order = Sequencer::new(8);
+        let mut out = Vec::new();
+        order.step(Outbound::Hold, &mut out);
+        order.step(replay(7, 7, &[]), &mut out);
+        assert_eq!(texts(out), [ack(0, 7)]);
     }
 }

@@ -15,5 +15,6 @@ mod ws_errors;
 mod ws_handshake;
 mod ws_idempotency;
 mod ws_live;
+mod ws_resume;
 mod ws_smoke;
 mod ws_success;

@@ -37,7 +37,7 @@ on_both_backends!(
     plain_get_without_upgrade_is_426,
     auth_frame_on_an_authenticated_socket_is_invalid,
     auth_refresh_extends_the_session,
-    failed_auth_refresh_is_unauthorized_and_keeps_the_connection,
+    failed_auth_refresh_is_refused_and_keeps_the_connection,
 );
 
 /// The socket acts as `user`: the task it creates is `user`'s.
@@ -429,19 +429,20 @@ async fn auth_refresh_extends_the_session(backend: Backend) {
     ws.assert_alive("the first token's expiry").await;
 }
 
-async fn failed_auth_refresh_is_unauthorized_and_keeps_the_connection(backend: Backend) {
+async fn failed_auth_refresh_is_refused_and_keeps_the_connection(backend: Backend) {
     let app = spawn_app(backend).await;
     let exp = now() + 3600;
     let (mut ws, _) = app.ws_with_token(&token_until("alice", exp)).await;
 
     let refused = [
-        ("r1", app.token("bob")),
-        ("r2", "not-a-jwt".to_owned()),
-        ("r3", token_until("alice", now() - 60)),
+        // A valid token of another user: the connection may not change hands.
+        ("r1", app.token("bob"), "forbidden"),
+        ("r2", "not-a-jwt".to_owned(), "unauthorized"),
+        ("r3", token_until("alice", now() - 60), "unauthorized"),
     ];
-    for (id, token) in refused {
+    for (id, token, code) in refused {
         let answer = ws.ask("auth.refresh", id, json!({"token": token})).await;
-        assert_ws_error(&answer, "unauthorized", id);
+        assert_ws_error(&answer, code, id);
         ws.assert_alive("a refused auth.refresh").await;
     }
 

@@ -1,5 +1,6 @@
-//! `auth.refresh`: replaces the connection's token before it expires. The new token
-//! must be for the same user; a failed refresh keeps the current token.
+//! `auth.refresh`: replaces the connection's token before it expires. A token that
+//! fails is `unauthorized`, one of another user `forbidden`; either way the
+//! connection keeps its current token.
 //!
 //! # Format
 //!
@@ -24,7 +25,9 @@ pub async fn apply(cx: &mut Context<'_>, fields: TokenFields) -> Result<Reply> {
             other => other,
         })?;
     if identity.user_id != *cx.conn.user() {
-        return Err(Error::unauthorized("The new token is for another user"));
+        return Err(Error::Forbidden(
+            "The new token is for another user: a connection keeps its user".into(),
+        ));
     }
     cx.conn.refresh(identity.expires_at);
     Reply::read(&Refreshed {

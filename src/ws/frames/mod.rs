@@ -10,6 +10,7 @@ mod auth_refresh;
 mod conversation_history;
 mod conversation_list;
 mod message_append;
+mod resume;
 mod task_complete;
 mod task_create;
 mod task_delete;
@@ -17,6 +18,7 @@ mod task_get;
 mod task_list;
 mod task_update;
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -47,22 +49,31 @@ impl Context<'_> {
     }
 }
 
-/// A handled request's success: the ack's `data`, and the `seq` of the change.
-pub struct Reply {
-    pub data: Box<RawValue>,
-    pub seq: Option<i64>,
+/// A handled request's success.
+pub enum Reply {
+    /// An ack: its `data`, and the `seq` of the change.
+    Ack {
+        data: Box<RawValue>,
+        seq: Option<i64>,
+    },
+    /// `resume`'s events `after < seq <= latest`; the writer sends them and the ack.
+    Replay {
+        after: i64,
+        latest: i64,
+        events: Vec<(i64, Utf8Bytes)>,
+    },
 }
 
 impl Reply {
     /// A read's answer.
     fn read(value: &impl Serialize) -> Result<Self> {
         let data = serde_json::value::to_raw_value(value).map_err(|e| Error::Internal(e.into()))?;
-        Ok(Reply { data, seq: None })
+        Ok(Reply::Ack { data, seq: None })
     }
 
     /// A change's answer: the data of its event, as serialized when it was stored.
     fn changed<T>(committed: Committed<T>) -> Self {
-        Reply {
+        Reply::Ack {
             data: committed.event.data,
             seq: Some(committed.event.seq),
         }
@@ -73,6 +84,7 @@ impl Reply {
 pub async fn dispatch(cx: &mut Context<'_>, request: Request) -> Result<Reply> {
     match request {
         Request::AuthRefresh(fields) => auth_refresh::apply(cx, fields).await,
+        Request::Resume(fields) => resume::apply(cx, fields).await,
         Request::TaskCreate(fields) => task_create::apply(cx, fields).await,
         Request::TaskList(fields) => task_list::apply(cx, fields).await,
         Request::TaskGet(fields) => task_get::apply(cx, fields).await,
