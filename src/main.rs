@@ -79,7 +79,7 @@ async fn main() -> ExitCode {
 
 fn token(user: &str, ttl: Duration, secret: Option<String>) -> ExitCode {
     let Some(user) = UserId::parse(user) else {
-        eprintln!("error: --user must not be blank");
+        eprintln!("error: --user must not be blank or contain control characters");
         return ExitCode::from(2);
     };
     let Some(secret) = secret.filter(|s| !s.trim().is_empty()) else {

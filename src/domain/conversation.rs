@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::time;
+use super::{storable, time};
 use crate::error::{Error, Result};
 
 pub const CONTENT_MAX_CHARS: usize = 32_768;
@@ -114,6 +114,7 @@ impl Content {
         if raw.trim().is_empty() {
             return Err(Error::invalid("content", "content must not be blank"));
         }
+        storable("content", &raw)?;
         if raw.chars().count() > CONTENT_MAX_CHARS {
             return Err(Error::invalid(
                 "content",
@@ -230,6 +231,14 @@ mod tests {
         assert!(Content::parse(" \n\t".into()).is_err());
         assert!(Content::parse("é".repeat(CONTENT_MAX_CHARS)).is_ok());
         assert!(Content::parse("é".repeat(CONTENT_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn content_with_a_nul_is_invalid() {
+        match Content::parse("a\0b".into()) {
+            Err(Error::Invalid { field, .. }) => assert_eq!(field.as_deref(), Some("content")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::time;
+use super::{storable, time};
 use crate::error::{Error, Result};
 
 pub const TITLE_MAX_CHARS: usize = 255;
@@ -114,6 +114,7 @@ impl TaskTitle {
         if title.is_empty() {
             return Err(Error::invalid("title", "title must not be blank"));
         }
+        storable("title", title)?;
         if title.chars().count() > TITLE_MAX_CHARS {
             return Err(Error::invalid(
                 "title",
@@ -129,13 +130,16 @@ impl TaskTitle {
 }
 
 pub fn parse_description(raw: Option<String>) -> Result<Option<String>> {
-    match raw {
-        Some(d) if d.chars().count() > DESCRIPTION_MAX_CHARS => Err(Error::invalid(
-            "description",
-            "description must be at most 1000 characters",
-        )),
-        other => Ok(other),
+    if let Some(d) = &raw {
+        storable("description", d)?;
+        if d.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(Error::invalid(
+                "description",
+                "description must be at most 1000 characters",
+            ));
+        }
     }
+    Ok(raw)
 }
 
 pub fn parse_due_date(raw: Option<String>) -> Result<Option<DateTime<Utc>>> {
@@ -325,6 +329,37 @@ mod tests {
         assert!(TaskTitle::parse("   ").is_err());
         assert!(TaskTitle::parse(&"é".repeat(255)).is_ok());
         assert!(TaskTitle::parse(&"é".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn text_with_a_nul_is_refused_naming_the_field() {
+        let field = |r: Result<_>| match r {
+            Err(Error::Invalid { field, .. }) => field.map(|f| f.into_owned()),
+            Ok(_) => None,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(TaskTitle::parse("a\0b").map(drop)),
+            Some("title".into())
+        );
+        assert_eq!(
+            field(TaskTitle::parse("\0").map(drop)),
+            Some("title".into())
+        );
+        assert_eq!(
+            field(parse_description(Some("\0".into())).map(drop)),
+            Some("description".into())
+        );
+        assert_eq!(
+            field(Priority::parse("low\0").map(drop)),
+            Some("priority".into())
+        );
+        assert_eq!(
+            field(parse_due_date(Some("2026-03-01T09:30:00Z\0".into())).map(drop)),
+            Some("due_date".into())
+        );
+        // Other control characters are text like any other.
+        assert!(TaskTitle::parse("a\tb\u{1}").is_ok());
     }
 
     #[test]

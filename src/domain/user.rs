@@ -8,9 +8,11 @@ impl UserId {
     /// The user every unauthenticated request acts as when `DEMO_MODE` is on.
     pub const DEMO: &'static str = "demo-user";
 
-    /// A user id is any non-blank string; it is kept exactly as sent.
+    /// A user id is any non-blank string without control characters (a NUL cannot
+    /// be stored, a newline would start a new log line); it is kept exactly as sent.
     pub fn parse(raw: &str) -> Option<Self> {
-        (!raw.trim().is_empty()).then(|| UserId(raw.to_owned()))
+        (!raw.trim().is_empty() && !raw.chars().any(char::is_control))
+            .then(|| UserId(raw.to_owned()))
     }
 
     pub fn demo() -> Self {
@@ -25,5 +27,22 @@ impl UserId {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_ids_and_control_characters_are_refused() {
+        for ok in ["alice", "user_2x9 é", "a b"] {
+            assert_eq!(UserId::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "", "  ", "a\0b", "alice\n", "al\rice", "a\tb", "a\u{1b}b", "a\u{7f}", "a\u{85}",
+        ] {
+            assert!(UserId::parse(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -18,7 +18,7 @@ fn conversation_not_found() -> Error {
 impl Service {
     /// Appends a message, starting a conversation when none is named. Either way the
     /// conversation's `updated_at` becomes the message's time.
-    #[instrument(skip_all, fields(user = %actor.user))]
+    #[instrument(skip_all, fields(user = ?actor.user.as_str()))]
     pub async fn append_message(
         &self,
         actor: &Actor,
@@ -45,7 +45,7 @@ impl Service {
         .await
     }
 
-    #[instrument(skip_all, fields(user = %user))]
+    #[instrument(skip_all, fields(user = ?user.as_str()))]
     pub async fn list_conversations(
         &self,
         user: &UserId,
@@ -54,7 +54,7 @@ impl Service {
         self.store.list_conversations(user, query).await
     }
 
-    #[instrument(skip_all, fields(user = %user, conversation_id = query.conversation_id.get()))]
+    #[instrument(skip_all, fields(user = ?user.as_str(), conversation_id = query.conversation_id.get()))]
     pub async fn history(&self, user: &UserId, query: &HistoryQuery) -> Result<History> {
         let conversation = self
             .store

@@ -10,7 +10,7 @@ fn task_not_found() -> Error {
 }
 
 impl Service {
-    #[instrument(skip_all, fields(user = %actor.user))]
+    #[instrument(skip_all, fields(user = ?actor.user.as_str()))]
     pub async fn create_task(&self, actor: &Actor, task: NewTask) -> Result<Committed<Task>> {
         let key = actor.key("task.create", &task)?;
         self.change(actor, EventName::TaskCreated, key, async |tx| {
@@ -19,13 +19,13 @@ impl Service {
         .await
     }
 
-    #[instrument(skip_all, fields(user = %user))]
+    #[instrument(skip_all, fields(user = ?user.as_str()))]
     pub async fn list_tasks(&self, user: &UserId, query: &TaskQuery) -> Result<TaskPage> {
         self.store.list_tasks(user, query).await
     }
 
     /// A task of another user is "not found": existence is never leaked.
-    #[instrument(skip_all, fields(user = %user, task_id = id.get()))]
+    #[instrument(skip_all, fields(user = ?user.as_str(), task_id = id.get()))]
     pub async fn get_task(&self, user: &UserId, id: TaskId) -> Result<Task> {
         self.store
             .get_task(user, id)
@@ -33,7 +33,7 @@ impl Service {
             .ok_or_else(task_not_found)
     }
 
-    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
+    #[instrument(skip_all, fields(user = ?actor.user.as_str(), task_id = id.get()))]
     pub async fn update_task(
         &self,
         actor: &Actor,
@@ -44,7 +44,7 @@ impl Service {
         self.patch_task(actor, id, patch, key).await
     }
 
-    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
+    #[instrument(skip_all, fields(user = ?actor.user.as_str(), task_id = id.get()))]
     pub async fn complete_task(
         &self,
         actor: &Actor,
@@ -71,7 +71,7 @@ impl Service {
         .await
     }
 
-    #[instrument(skip_all, fields(user = %actor.user, task_id = id.get()))]
+    #[instrument(skip_all, fields(user = ?actor.user.as_str(), task_id = id.get()))]
     pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
         let key = actor.key("task.delete", &id)?;
         self.change(actor, EventName::TaskDeleted, key, async |tx| {

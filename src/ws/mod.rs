@@ -59,6 +59,10 @@ async fn upgrade(
             "This endpoint speaks WebSocket: connect with a WebSocket client (e.g. wscat -c ws://host/ws)",
         );
     };
+    // Which of several Origins counts would be a guess; a browser sends one.
+    if headers.get_all(header::ORIGIN).iter().nth(1).is_some() {
+        return Error::Forbidden("More than one Origin header".into()).into_response();
+    }
     if !origin_allowed(&headers, &state.settings.allowed_origins) {
         return Error::Forbidden("Origin not allowed".into()).into_response();
     }
@@ -95,14 +99,20 @@ fn handshake_identity(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<Identity>, Error> {
-    // The header wins over the query parameter.
+    // The header wins over the query parameter; two of either is refused.
     let token = match bearer_token(headers)? {
         Some(token) => Some(token.to_owned()),
-        None => query.and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v.into_owned())
-        }),
+        None => {
+            let mut tokens = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .filter(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned());
+            match (tokens.next(), tokens.next()) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::unauthorized("More than one token query parameter"));
+                }
+                (token, _) => token,
+            }
+        }
     };
     match token {
         Some(token) => state.auth.verify(&token).map(Some),

@@ -44,7 +44,7 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
     };
     if let Some(identity) = identity {
         let conn = Connection::new(identity);
-        let span = tracing::info_span!("ws", user = %conn.user(), connection = conn.id());
+        let span = tracing::info_span!("ws", user = ?conn.user().as_str(), connection = conn.id());
         let limiter = RateLimiter::new(
             state.settings.ws.rate_per_sec,
             state.settings.ws.rate_burst,
