@@ -47,6 +47,10 @@ pub struct WsSettings {
 #[derive(Clone, Debug)]
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
+    /// PostgreSQL: where the instance `LISTEN`s for other instances' events
+    /// (`DATABASE_LISTEN_URL`): a direct connection, never a transaction pooler.
+    /// `None`: the same as `url`.
+    pub listen_url: Option<DatabaseUrl>,
     /// Maximum connections of the pool.
     pub pool_size: u32,
     /// How long a request waits for a connection before it answers "unavailable".
@@ -209,8 +213,25 @@ impl Settings {
         let number = |var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
             number_in(var, get(var), default, range)
         };
+        let url = DatabaseUrl::parse(&raw_url).map_err(|m| bad(url_var, m))?;
+        let listen_url = match get("DATABASE_LISTEN_URL") {
+            None => None,
+            Some(raw) => match DatabaseUrl::parse(&raw) {
+                Ok(listen @ DatabaseUrl::Postgres(_)) if url.backend() == Backend::Postgres => {
+                    Some(listen)
+                }
+                Ok(_) => {
+                    return Err(bad(
+                        "DATABASE_LISTEN_URL",
+                        "is for PostgreSQL: a postgres:// URL, with DATABASE_URL on PostgreSQL too",
+                    ));
+                }
+                Err(message) => return Err(bad("DATABASE_LISTEN_URL", message)),
+            },
+        };
         let database = DatabaseSettings {
-            url: DatabaseUrl::parse(&raw_url).map_err(|m| bad(url_var, m))?,
+            url,
+            listen_url,
             pool_size: number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32,
             acquire_timeout: Duration::from_secs(number("DATABASE_TIMEOUT_SECS", 3, 1..=300)?),
             sqlite_synchronous: match get("SQLITE_SYNCHRONOUS").map(|v| v.to_ascii_lowercase()) {
@@ -499,6 +520,7 @@ mod tests {
             ("WS_RATE_BURST", "-1"),
             ("SQLITE_SYNCHRONOUS", "off"),
             ("EVENT_RETENTION_SECS", "0"),
+            ("DATABASE_LISTEN_URL", "postgres://u@h/db"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");

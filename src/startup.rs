@@ -68,6 +68,7 @@ impl Application {
             settings,
             shutdown: Shutdown::default(),
         });
+        tokio::spawn(state.service.clone().listen_for_events());
         tokio::spawn(prune_events(
             state.service.store().clone(),
             state.settings.database.event_retention,

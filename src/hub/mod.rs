@@ -87,6 +87,17 @@ impl Hub {
         }
     }
 
+    /// The last `seq` the user's live connections were given; `None` when the user
+    /// has no live connection here.
+    pub fn last_seq(&self, user: &UserId) -> Option<i64> {
+        self.users.get(user).map(|peers| peers.last_seq)
+    }
+
+    /// The users with live connections here.
+    pub fn users(&self) -> Vec<UserId> {
+        self.users.iter().map(|entry| entry.key().clone()).collect()
+    }
+
     /// When the user has live connections that have not been given every event
     /// before `seq`, the last `seq` they were given.
     pub fn gap_before(&self, user: &UserId, seq: i64) -> Option<i64> {
@@ -94,10 +105,12 @@ impl Hub {
         (peers.last_seq < seq - 1).then_some(peers.last_seq)
     }
 
-    /// Sends a committed event to every live connection of `user` except `origin`
-    /// (which gets the ack instead). Serialized once, shared by all; an event already
-    /// published is not sent again.
-    pub fn publish(&self, user: &UserId, origin: Option<ConnectionId>, event: &Event) {
+    /// Sends a committed event to every live connection of `user`. Serialized once,
+    /// shared by all; an event already published is not sent again. The connection
+    /// that made the change gets it too: its writer drops it behind the ack with the
+    /// same `seq`, or sends it when the ack was an error (a commit whose outcome
+    /// came too late), so that connection skips no `seq` either.
+    pub fn publish(&self, user: &UserId, event: &Event) {
         let Some(mut peers) = self.users.get_mut(user) else {
             return;
         };
@@ -106,7 +119,7 @@ impl Hub {
         }
         peers.last_seq = event.seq;
         let frame = ServerFrame::event(event).to_text();
-        for peer in peers.list.iter().filter(|p| Some(p.id) != origin) {
+        for peer in &peers.list {
             peer.outbox.push(Outbound::Event {
                 seq: event.seq,
                 frame: frame.clone(),

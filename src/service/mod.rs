@@ -8,6 +8,7 @@
 //! writing twice.
 
 mod conversations;
+mod fanout;
 mod tasks;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::{
     domain::{UserId, time},
     error::{Error, Result},
-    hub::{ConnectionId, Hub, Outbound, Peer, Registration},
+    hub::{Hub, Outbound, Peer, Registration},
     protocol::{Event, EventName, RequestId},
     store::{RequestKey, Store, StoredEvent, Tx},
 };
@@ -35,13 +36,11 @@ use crate::{
 /// the commit goes on, and if it succeeds its event still reaches the user.
 const COMMIT_OUTCOME_LIMIT: Duration = Duration::from_secs(30);
 
-/// Who asks for a change: the user, the connection it came from (none for REST), and
-/// the request's id, which is the change's idempotency key. That connection gets the
-/// ack; the user's other connections get the event.
+/// Who asks for a change: the user, and the id of the WebSocket request that asks
+/// (none for REST), which is the change's idempotency key.
 #[derive(Clone, Debug)]
 pub struct Actor {
     pub user: UserId,
-    pub connection: Option<ConnectionId>,
     pub request: Option<RequestId>,
 }
 
@@ -49,7 +48,6 @@ impl Actor {
     pub fn rest(user: UserId) -> Self {
         Actor {
             user,
-            connection: None,
             request: None,
         }
     }
@@ -218,18 +216,27 @@ impl Service {
                     return Ok(Written::Before(prior));
                 }
                 let value = write(&mut tx).await?;
-                let data = to_raw(&value)?;
+                let event = Event {
+                    name,
+                    seq,
+                    data: to_raw(&value)?,
+                };
                 let stored_key = key.as_ref().map(Key::stored);
                 tx.append_event(
                     &actor.user,
                     seq,
                     name.as_str(),
-                    data.get(),
+                    event.data.get(),
                     stored_key,
                     time::now(),
                 )
                 .await?;
-                Ok(Written::Now(tx, value, Event { name, seq, data }))
+                // Other instances hear of it when, and only if, it commits.
+                if self.store.announces_events() {
+                    tx.notify(&self.store, &fanout::notice(&actor.user, &event))
+                        .await?;
+                }
+                Ok(Written::Now(tx, value, event))
             })
             .await?;
         let (tx, value, event) = match written {
@@ -242,7 +249,7 @@ impl Service {
         // Past this point the change must finish even if the request is dropped (a
         // client that disconnects mid-commit): commit and publish in a task of their own.
         let (store, hub) = (self.store.clone(), self.hub.clone());
-        let (user, origin) = (actor.user.clone(), actor.connection);
+        let user = actor.user.clone();
         let finish = tokio::spawn(async move {
             let _turn = turn;
             match tokio::time::timeout(COMMIT_OUTCOME_LIMIT, tx.commit()).await {
@@ -252,7 +259,7 @@ impl Service {
                     return Err(Error::Unavailable);
                 }
             }
-            publish_in_order(&store, &hub, &user, origin, &event).await;
+            fanout::publish_in_order(&store, &hub, &user, &event).await;
             Ok::<_, Error>(event)
         });
         // A commit slower than the budget is answered `unavailable`; it goes on, and a
@@ -301,32 +308,6 @@ fn repeated<T: DeserializeOwned>(
 
 fn to_raw(value: &impl Serialize) -> Result<Box<RawValue>> {
     serde_json::value::to_raw_value(value).map_err(|e| Error::Internal(e.into()))
-}
-
-/// Publishes `event`, first the user's events this instance has not published yet
-/// (a commit whose outcome came too late to be published), so that no live
-/// connection sees a `seq` skipped.
-async fn publish_in_order(
-    store: &Store,
-    hub: &Hub,
-    user: &UserId,
-    origin: Option<ConnectionId>,
-    event: &Event,
-) {
-    if let Some(after) = hub.gap_before(user, event.seq) {
-        match store.events_between(user, after, event.seq - 1).await {
-            Ok(missed) => {
-                for stored in missed {
-                    match Event::try_from(stored) {
-                        Ok(missed) => hub.publish(user, None, &missed),
-                        Err(err) => tracing::error!(error = %err, "unreadable stored event"),
-                    }
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot read missed events"),
-        }
-    }
-    hub.publish(user, origin, event);
 }
 
 impl Service {

@@ -7,11 +7,13 @@
 mod conversations;
 mod error;
 mod events;
+mod listen;
 pub mod schema;
 mod tasks;
 
 pub use error::is_unavailable;
 pub use events::{RequestKey, StoredEvent};
+pub use listen::{EventListener, NOTIFY_PAYLOAD_MAX};
 
 use std::{
     sync::{
@@ -85,6 +87,8 @@ pub struct Store {
     /// How long one step (a read, a transaction's work, its commit) may wait on
     /// the database before the request answers "unavailable" (`DATABASE_TIMEOUT_SECS`).
     budget: Duration,
+    /// PostgreSQL: where committed events are announced and heard.
+    events: Option<Arc<listen::EventsChannel>>,
 }
 
 impl Store {
@@ -121,10 +125,21 @@ impl Store {
                     .connect_lazy_with((**options).clone()),
             ),
         };
+        let events = match (&settings.url, &settings.listen_url) {
+            (DatabaseUrl::Postgres(options), listen) => {
+                let listen = match listen {
+                    Some(DatabaseUrl::Postgres(listen)) => listen,
+                    _ => options,
+                };
+                Some(Arc::new(listen::EventsChannel::new((**listen).clone())))
+            }
+            (DatabaseUrl::Sqlite { .. }, _) => None,
+        };
         Ok(Store {
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
             budget: settings.acquire_timeout,
+            events,
         })
     }
 
@@ -140,7 +155,12 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match &self.pool {
             Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => {
+                POSTGRES_MIGRATIONS.run(pool).await?;
+                if let Some(events) = &self.events {
+                    events.name_after_schema(pool).await?;
+                }
+            }
         }
         self.migrated.store(true, Ordering::Release);
         Ok(())

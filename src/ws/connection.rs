@@ -38,12 +38,11 @@ impl Connection {
         &self.user
     }
 
-    /// Who asks for the change that request `id` makes on this connection: it gets
-    /// the ack, the user's other connections the event; `id` is its idempotency key.
+    /// Who asks for the change that request `id` makes on this connection; `id` is
+    /// its idempotency key.
     pub fn actor(&self, id: &RequestId) -> Actor {
         Actor {
             user: self.user.clone(),
-            connection: Some(self.id),
             request: Some(id.clone()),
         }
     }
