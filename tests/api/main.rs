@@ -7,6 +7,7 @@ mod cli;
 mod database;
 mod hardening_input;
 mod health;
+mod instances;
 mod legacy;
 mod logs;
 mod tasks;

@@ -51,6 +51,8 @@ pub struct Options {
     pub pg_port: Option<u16>,
     /// Use this database instead of a fresh one.
     pub database_url: Option<DatabaseUrl>,
+    /// PostgreSQL: `LISTEN` through this connection (`DATABASE_LISTEN_URL`).
+    pub listen_url: Option<DatabaseUrl>,
 }
 
 impl Options {
@@ -86,6 +88,7 @@ pub async fn spawn_with(backend: Backend, options: Options) -> TestApp {
     settings.database.url = options
         .database_url
         .unwrap_or_else(|| db.database_url(options.pg_port));
+    settings.database.listen_url = options.listen_url;
     let auth = Authenticator::new(&settings.auth);
     let app = Application::build(settings).await.expect("server starts");
     let addr = app.local_addr();

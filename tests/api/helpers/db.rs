@@ -75,11 +75,23 @@ impl TestDb {
             TestDb::Postgres { .. } => {
                 let mut options = self.schema_options();
                 if let Some(port) = port {
-                    options = options.host("127.0.0.1").port(port);
+                    // In plain text, so the proxy can see what goes through it.
+                    options = options
+                        .host("127.0.0.1")
+                        .port(port)
+                        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
                 }
                 DatabaseUrl::Postgres(Box::new(options))
             }
         }
+    }
+
+    /// The test's PostgreSQL schema, on connections named `application_name` (so a
+    /// test can find them in `pg_stat_activity`).
+    pub fn database_url_named(&self, application_name: &str) -> DatabaseUrl {
+        DatabaseUrl::Postgres(Box::new(
+            self.schema_options().application_name(application_name),
+        ))
     }
 
     /// A connection of the test's own to its PostgreSQL schema (to lock rows, add

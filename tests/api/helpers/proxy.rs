@@ -1,7 +1,13 @@
 //! A TCP proxy in front of the test PostgreSQL that a test can cut or hang, to see
 //! what the server does when its database goes away while it runs.
 
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
 use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     sync::watch,
 };
@@ -25,6 +31,8 @@ pub enum Link {
 pub struct DbProxy {
     pub port: u16,
     link: watch::Sender<Link>,
+    /// When set, the next `COMMIT` goes through and its reply is held this long.
+    commit_reply_delay: Arc<Mutex<Option<Duration>>>,
 }
 
 impl DbProxy {
@@ -33,18 +41,21 @@ impl DbProxy {
         let port = listener.local_addr().unwrap().port();
         let (link, _) = watch::channel(Link::Up);
         let watcher = link.clone();
+        let commit_reply_delay = Arc::new(Mutex::new(None));
+        let delay = commit_reply_delay.clone();
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let mut state = watcher.subscribe();
                 let target = target.clone();
+                let delay = delay.clone();
                 tokio::spawn(async move {
                     let mode = *state.borrow_and_update();
                     if mode == Link::Up {
-                        let Ok(mut server) = TcpStream::connect(target).await else {
+                        let Ok(server) = TcpStream::connect(target).await else {
                             return;
                         };
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = pump(client, server, delay) => {}
                             // Any change of link kills the connections made while it was up.
                             _ = state.changed() => {}
                         }
@@ -54,11 +65,70 @@ impl DbProxy {
                 });
             }
         });
-        DbProxy { port, link }
+        DbProxy {
+            port,
+            link,
+            commit_reply_delay,
+        }
+    }
+
+    /// Lets the next `COMMIT` through and holds its reply for `delay`: the commit
+    /// happens, and the server learns it late (a lost or slow reply).
+    pub fn hold_next_commit_reply(&self, delay: Duration) {
+        *self.commit_reply_delay.lock().unwrap() = Some(delay);
     }
 
     pub fn set(&self, link: Link) {
         self.link.send_replace(link);
+    }
+}
+
+/// Copies bytes both ways; the server's reply to a `COMMIT` seen while a hold is
+/// armed is written `delay` late.
+async fn pump(client: TcpStream, server: TcpStream, hold: Arc<Mutex<Option<Duration>>>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let held = Arc::new(Mutex::new(None::<Duration>));
+    let to_server = {
+        let held = held.clone();
+        async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match client_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let chunk = &buf[..n];
+                if chunk.windows(6).any(|w| w == b"COMMIT")
+                    && let Some(delay) = hold.lock().unwrap().take()
+                {
+                    *held.lock().unwrap() = Some(delay);
+                }
+                if server_write.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let to_client = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let delay = held.lock().unwrap().take();
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = to_server => {}
+        _ = to_client => {}
     }
 }
 
