@@ -246,3 +246,68 @@ async fn a_commit_whose_reply_is_lost_is_delivered_and_not_written_twice() {
     assert_eq!(contents, ["warm up", "once"], "written once");
     other_tab.assert_alive("no event twice").await;
 }
+
+/// PostgreSQL unreachable for a while from one instance, with clients connected:
+/// its frames get `unavailable` and nothing is acked, its sockets stay open, and
+/// `/health` says degraded; when the database is back its frames succeed without a
+/// restart, and its listener catches up on what the other instance committed.
+#[tokio::test]
+async fn an_outage_keeps_sockets_open_and_the_listener_catches_up() {
+    let Some((b, proxy)) = spawn_behind_proxy(Link::Up, 1).await else {
+        return;
+    };
+    let backend = Backend::postgres_or_skip().unwrap();
+    let a = second_instance(&b, backend, Options::default()).await;
+    let (mut on_a, _) = a.ws("alice").await;
+    let (mut on_b, _) = b.ws("alice").await;
+    write_ack(
+        &on_a
+            .ask("task.create", "a0", json!({"title": "before"}))
+            .await,
+        "a0",
+    );
+    assert_eq!(next_event(&mut on_b).await.0, 1);
+
+    proxy.set(Link::Down);
+    let fields = json!({"content": "sent during the outage"});
+    let answer = on_b.ask("message.append", "b1", fields.clone()).await;
+    assert_ws_error(&answer, "unavailable", "b1");
+    on_b.assert_alive("the outage").await;
+    assert_eq!(b.health().await.body["status"], "degraded");
+    for i in 1..=3 {
+        let id = format!("a{i}");
+        write_ack(
+            &on_a.ask("task.create", &id, json!({"title": id})).await,
+            &id,
+        );
+    }
+
+    proxy.set(Link::Up);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ack = loop {
+        let answer = on_b.ask("message.append", "b1", fields.clone()).await;
+        if answer["type"] == "ack" {
+            break answer;
+        }
+        assert_ws_error(&answer, "unavailable", "b1");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "database never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, seq) = write_ack(&ack, "b1");
+    assert_eq!(seq, 5, "one seq: after the other instance's three");
+    let caught_up: Vec<i64> = std::mem::take(&mut on_b.events)
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        caught_up,
+        [2, 3, 4],
+        "what the other instance committed meanwhile, in order"
+    );
+    assert_eq!(next_event(&mut on_a).await.0, 5);
+    assert_eq!(b.health().await.body["status"], "healthy");
+    on_b.assert_alive("no event twice").await;
+}
