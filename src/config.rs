@@ -23,6 +23,12 @@ pub struct Settings {
     pub ws: WsSettings,
     /// How long a graceful stop may take before the remaining sockets are dropped.
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// Open connections over which a `/ws` handshake is refused with 503 (0: no
+    /// cap). Unset: 90% of the file-descriptor limit, known only at startup.
+    pub max_connections: Option<usize>,
 }
 
 /// WebSocket limits; the defaults suit a browser chat UI.
@@ -310,10 +316,17 @@ impl Settings {
             outbound_queue: number("WS_OUTBOUND_QUEUE", 256, 1..=1_000_000)? as usize,
         };
         let shutdown_timeout = Duration::from_secs(number("SHUTDOWN_TIMEOUT_SECS", 10, 1..=3600)?);
+        let header_timeout = Duration::from_secs(number("HTTP_HEADER_TIMEOUT_SECS", 10, 1..=3600)?);
+        let max_connections = match get("MAX_CONNECTIONS") {
+            None => None,
+            value => Some(number_in("MAX_CONNECTIONS", value, 0, 0..=100_000_000)? as usize),
+        };
 
         Ok(Settings {
             ws,
             shutdown_timeout,
+            header_timeout,
+            max_connections,
             database,
             auth: AuthSettings::from_lookup(&lookup),
             host,
@@ -521,6 +534,8 @@ mod tests {
             ("SQLITE_SYNCHRONOUS", "off"),
             ("EVENT_RETENTION_SECS", "0"),
             ("DATABASE_LISTEN_URL", "postgres://u@h/db"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS", "lots"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
@@ -553,6 +568,8 @@ mod tests {
         // An ack survives a power loss unless the operator trades that away.
         assert_eq!(s.database.sqlite_synchronous, SqliteSync::Full);
         assert_eq!(s.database.event_retention, Duration::from_secs(604_800));
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_connections, None, "unset: derived from the fd limit");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - `state`, `shutdown`: what every handler can reach, and the graceful stop.
 //! - `http`: the legacy REST routes and probes; `ws`: `/ws`, its sessions, one
 //!   handler per frame type, and the writer.
-//! - `startup`: builds the server for `main` and the tests.
+//! - `startup`: builds the server for `main` and the tests; `server`: the accept
+//!   loop and what it guards against (slow headers, delayed ACKs, fd exhaustion).
 
 pub mod auth;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod protocol;
+pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod startup;

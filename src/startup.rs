@@ -10,6 +10,7 @@ use crate::{
     config::{DatabaseUrl, Settings},
     http,
     hub::Hub,
+    server::{self, OpenConnections},
     service::Service,
     shutdown::Shutdown,
     state::{App, AppState},
@@ -21,6 +22,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    connections: OpenConnections,
 }
 
 impl Application {
@@ -58,6 +60,7 @@ impl Application {
                 Err(err) => anyhow::bail!("cannot apply database migrations: {err}"),
             }
         }
+        let connections = server::connection_cap(settings.max_connections);
         let address = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(address)
             .await
@@ -73,7 +76,11 @@ impl Application {
             state.service.store().clone(),
             state.settings.database.event_retention,
         ));
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            connections,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -94,9 +101,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let settings = &self.state.settings;
-        let routes = http::routes(&settings.api_prefix).merge(ws::routes());
-        let app =
-            http::middleware(routes, &settings.allowed_origins).with_state(self.state.clone());
+        let ws = ws::routes().route_layer(axum::middleware::from_fn_with_state(
+            self.connections.clone(),
+            server::refuse_when_full,
+        ));
+        let routes = http::routes(&settings.api_prefix).merge(ws);
+        let app = http::middleware(routes, settings).with_state(self.state.clone());
         let stop = self.state.shutdown.clone();
         let signal = {
             let stop = stop.clone();
@@ -105,9 +115,15 @@ impl Application {
                 stop.begin();
             }
         };
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(signal);
         let run = async {
-            server.await?;
+            server::serve(
+                self.listener,
+                app,
+                settings.header_timeout,
+                self.connections.clone(),
+                signal,
+            )
+            .await;
             stop.sessions_closed().await;
             Ok(())
         };

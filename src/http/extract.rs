@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Path, Query, Request},
-    http::request::Parts,
+    http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
@@ -78,14 +78,29 @@ impl FromRequestParts<AppState> for PathUser {
 }
 
 /// A JSON body parsed into `T`; any failure is a 422 naming the field, never the
-/// framework's plain-text rejection.
+/// framework's plain-text rejection. A body labelled as anything but JSON is a 415:
+/// browsers send `text/plain` and forms cross-site without asking, but not JSON.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        if !labelled_json(req.headers()) {
+            return Err(error_body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::Invalid,
+                "The request body must be JSON (Content-Type: application/json)",
+            ));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if timed_out(&rejection) {
+                return error_body(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::Invalid,
+                    "The request body did not arrive in time",
+                );
+            }
             error_body(
                 rejection.status(),
                 ErrorCode::Invalid,
@@ -96,6 +111,36 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map(JsonBody)
             .map_err(IntoResponse::into_response)
     }
+}
+
+/// `application/json` (any parameters, such as `charset`) or `application/*+json`;
+/// no `Content-Type` at all counts as JSON too, for old clients that send none.
+fn labelled_json(headers: &HeaderMap) -> bool {
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let content_type = match (types.next(), types.next()) {
+        (None, _) => return true,
+        (Some(one), None) => one,
+        (Some(_), Some(_)) => return false,
+    };
+    let Ok(content_type) = content_type.to_str() else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype == "json"
+            || subtype
+                .strip_suffix("+json")
+                .is_some_and(|vendor| !vendor.is_empty()))
+}
+
+/// Whether the body was cut off by the body deadline (`http::middleware`).
+fn timed_out(rejection: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(rejection), |e| e.source())
+        .any(|e| e.is::<tower_http::timeout::TimeoutError>())
 }
 
 /// Query parameters parsed into `T`, with the JSON error body on failure.
@@ -112,5 +157,46 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
                 field: None,
                 message: rejection.body_text().into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn with_types(types: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for t in types {
+            headers.append(header::CONTENT_TYPE, HeaderValue::from_static(t));
+        }
+        headers
+    }
+
+    #[test]
+    fn json_and_json_suffixes_are_json() {
+        for json in [
+            &[][..],
+            &["application/json"],
+            &["application/json; charset=utf-8"],
+            &["Application/JSON;charset=\"UTF-8\""],
+            &["application/merge-patch+json"],
+        ] {
+            assert!(labelled_json(&with_types(json)), "{json:?}");
+        }
+        for other in [
+            &["text/plain"][..],
+            &["application/x-www-form-urlencoded"],
+            &["multipart/form-data; boundary=x"],
+            &["application/jsonp"],
+            &["application/+json"],
+            &["text/json"],
+            &["json"],
+            &[""],
+            &["application/json", "text/plain"],
+        ] {
+            assert!(!labelled_json(&with_types(other)), "{other:?}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 mod health;
+pub mod limits;
 mod tasks;
 
 use std::time::Duration;
@@ -16,17 +17,17 @@ use axum::{
 };
 use tower_http::{
     cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer},
+    timeout::RequestBodyDeadlineLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
-use crate::{error::ErrorCode, state::AppState};
+use crate::{config::Settings, error::ErrorCode, state::AppState};
 
-/// Largest request body accepted by the REST routes.
-const BODY_LIMIT_BYTES: usize = 64 * 1024;
+/// How much longer than `DATABASE_TIMEOUT_SECS` a request body may take to arrive.
+const BODY_GRACE: Duration = Duration::from_secs(10);
 
-/// The REST routes under `api_prefix`, `/`, `/health`, `/ready`, and the JSON
-/// 404/405 bodies for everything else.
+/// The REST routes under `api_prefix`, `/`, `/health` and `/ready`.
 pub fn routes(api_prefix: &str) -> Router<AppState> {
     let tasks = tasks::routes();
     let api = if api_prefix.is_empty() {
@@ -39,16 +40,22 @@ pub fn routes(api_prefix: &str) -> Router<AppState> {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .merge(api)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// What wraps every route, the WebSocket handshake included: the body limit, CORS,
-/// and a span per request.
-pub fn middleware(router: Router<AppState>, allowed_origins: &[String]) -> Router<AppState> {
+/// What wraps every route, the WebSocket handshake included: the JSON 404/405 for
+/// everything else (after the last route is added: axum's 405 fallback covers only
+/// the routes it already has), the limits on a request's size and on how long its
+/// body may take, CORS, and a span per request.
+pub fn middleware(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     router
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(cors(allowed_origins))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(limits::BODY_LIMIT_BYTES))
+        .layer(RequestBodyDeadlineLayer::new(
+            settings.database.acquire_timeout + BODY_GRACE,
+        ))
+        .layer(axum::middleware::from_fn(limits::check_head))
+        .layer(cors(&settings.allowed_origins))
         .layer(
             TraceLayer::new_for_http()
                 // The path only: the query string may carry a token.

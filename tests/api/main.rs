@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod database;
+mod hardening_http;
 mod hardening_input;
 mod health;
 mod instances;

@@ -52,8 +52,28 @@ impl Sandbox {
 
     /// Starts `taskwire args…` here with only `env` set, its output captured.
     pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taskwire"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_taskwire"));
+        command.args(args);
+        self.start(command, env)
+    }
+
+    /// Starts the server with a soft and a hard limit on open files (`ulimit -n`),
+    /// to see what it does when file descriptors run short.
+    pub fn serve_with_open_files(&self, soft: u32, hard: u32, env: &[(&str, &str)]) -> Process {
+        let port = self.port.to_string();
+        let mut env = env.to_vec();
+        env.extend([("HOST", "127.0.0.1"), ("PORT", port.as_str())]);
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!(r#"ulimit -Sn {soft} && ulimit -Hn {hard} && exec "$0""#),
+            env!("CARGO_BIN_EXE_taskwire"),
+        ]);
+        self.start(command, &env)
+    }
+
+    fn start(&self, mut command: Command, env: &[(&str, &str)]) -> Process {
+        let mut child = command
             .current_dir(self.path())
             .env_clear()
             .envs(env.iter().copied())
