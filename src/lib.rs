@@ -14,8 +14,10 @@
 //!   handler per frame type, and the writer.
 //! - `startup`: builds the server for `main` and the tests; `server`: the accept
 //!   loop and what it guards against (slow headers, delayed ACKs, fd exhaustion).
+//! - `bench`: a load generator that speaks only the protocol (`taskwire bench`).
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod error;

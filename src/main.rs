@@ -40,6 +40,8 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// Load-test a server over the WebSocket protocol; prints one JSON object.
+    Bench(taskwire::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -53,6 +55,16 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Token { user, ttl, secret } => token(&user, ttl, secret),
+        Command::Bench(args) => match taskwire::bench::run(args).await {
+            Ok(report) => {
+                println!("{report:#}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         command => {
             let settings = match Settings::from_env() {
                 Ok(settings) => settings,

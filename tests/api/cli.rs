@@ -11,7 +11,7 @@ use sqlx::{Connection, Row};
 use crate::helpers::{
     app::{Options, spawn_with},
     db::Backend,
-    jwt::now,
+    jwt::{SECRET, now},
     process::{Sandbox, TIMEOUT},
 };
 
@@ -59,7 +59,7 @@ fn bad_database_url_error_does_not_print_the_password() {
 fn help_lists_the_commands() {
     let out = Sandbox::new().run(&["--help"], &[]);
     assert!(out.status.success(), "{}", out.stderr);
-    for command in ["serve", "token", "migrate"] {
+    for command in ["serve", "token", "migrate", "bench"] {
         assert!(
             out.stdout.contains(command),
             "--help does not mention {command}: {}",
@@ -187,4 +187,73 @@ async fn serve_without_a_secret_prints_a_working_dev_token() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["total_count"], 0, "{body}");
     drop(server);
+}
+
+/// `taskwire bench` against a running server: one JSON object on stdout with what
+/// was sent, acked and refused, the throughput, the ack and fan-out latencies.
+#[tokio::test]
+async fn bench_measures_a_server_and_prints_one_json_object() {
+    let app = spawn_with(
+        Backend::Sqlite,
+        Options::with_env(&[("WS_RATE_PER_SEC", "100000"), ("WS_RATE_BURST", "100000")]),
+    )
+    .await;
+    let url = format!("ws://{}/ws", app.addr);
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Sandbox::new().run(&args, &[])
+        })
+    };
+    let args = [
+        "bench",
+        "--url",
+        &url,
+        "--secret",
+        SECRET,
+        "--connections",
+        "4",
+        "--users",
+        "2",
+        "--window",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+        "--fanout",
+    ];
+    let out = run(args.iter().map(|a| a.to_string()).collect())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert!(report["acked"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["sent"], report["acked"], "nothing refused: {report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    for key in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(
+            report["latency_ms"][key].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+    assert!(
+        report["fanout_latency_ms"]["count"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let page = app.get_tasks("bench-user-0", "").await;
+    assert_eq!(page.status, 200);
+
+    // --idle opens and holds authenticated connections.
+    let args = [
+        "bench", "--url", &url, "--secret", SECRET, "--users", "2", "--idle", "40", "--hold",
+        "500ms",
+    ];
+    let out = run(args.iter().map(|a| a.to_string()).collect())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(report["established"], 40, "{report}");
+    assert_eq!(report["still_open_after_hold"], 40, "{report}");
 }
