@@ -10,10 +10,10 @@ mod tasks;
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use serde::Serialize;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use tungstenite::Utf8Bytes;
 
 use crate::{
     domain::{UserId, time},

@@ -6,6 +6,7 @@ mod ws_client;
 mod auth;
 mod cli;
 mod database;
+mod hardening_ws;
 mod health;
 mod legacy;
 mod logs;
