@@ -239,21 +239,19 @@ async fn load(args: &BenchArgs, tokens: &[String]) -> anyhow::Result<Value> {
     let per_connection_rate = args.rate.map(|r| r / args.connections as f64);
     // This run's ids differ from any earlier run's against the same server.
     let run = format!("{:x}", unix_micros());
+    let plan = Arc::new(Plan {
+        kind: args.frame.clone(),
+        window: args.window,
+        rate: per_connection_rate,
+        measure_from,
+        stop_at,
+    });
     let workers: Vec<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let (kind, window, live) = (args.frame.clone(), args.window, live.clone());
-            tokio::spawn(drive(
-                socket,
-                kind,
-                format!("{run}-{i}-"),
-                window,
-                per_connection_rate,
-                measure_from,
-                stop_at,
-                live,
-            ))
+            let prefix = format!("{run}-{i}-");
+            tokio::spawn(drive(socket, prefix, plan.clone(), live.clone()))
         })
         .collect();
     let listening: Vec<_> = listeners
@@ -294,18 +292,28 @@ async fn load(args: &BenchArgs, tokens: &[String]) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// One sending connection: keeps `window` requests in flight (closed loop), or sends
-/// on a fixed schedule (open loop), until `stop_at`; counts what is answered.
-async fn drive(
-    mut socket: Socket,
+/// What every sending connection does.
+struct Plan {
     kind: String,
-    prefix: String,
+    /// Closed loop: requests in flight.
     window: usize,
+    /// Open loop: requests per second on this connection.
     rate: Option<f64>,
     measure_from: Instant,
     stop_at: Instant,
-    live: Arc<Live>,
-) -> Tally {
+}
+
+/// One sending connection: keeps `window` requests in flight (closed loop), or sends
+/// on a fixed schedule (open loop), until `stop_at`; counts what is answered. Its
+/// request ids start with `prefix`.
+async fn drive(mut socket: Socket, prefix: String, plan: Arc<Plan>, live: Arc<Live>) -> Tally {
+    let Plan {
+        ref kind,
+        window,
+        rate,
+        measure_from,
+        stop_at,
+    } = *plan;
     let mut tally = Tally::new();
     // Request number → when it was sent (or scheduled), and whether it is measured.
     let mut in_flight: HashMap<u64, (Instant, bool)> = HashMap::new();
@@ -320,7 +328,7 @@ async fn drive(
         match interval {
             None if sending => {
                 while in_flight.len() < window {
-                    if socket.send(request(&kind, &prefix, next)).await.is_err() {
+                    if socket.send(request(kind, &prefix, next)).await.is_err() {
                         return tally;
                     }
                     in_flight.insert(next, (Instant::now(), now >= measure_from));
@@ -329,7 +337,7 @@ async fn drive(
             }
             Some(every) if sending => {
                 while scheduled <= now {
-                    if socket.send(request(&kind, &prefix, next)).await.is_err() {
+                    if socket.send(request(kind, &prefix, next)).await.is_err() {
                         return tally;
                     }
                     in_flight.insert(next, (scheduled, scheduled >= measure_from));

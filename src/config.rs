@@ -301,7 +301,7 @@ impl Settings {
         };
 
         let ws = WsSettings {
-            max_frame_bytes: number("WS_MAX_FRAME_BYTES", 64 * 1024, 1024..=64 * 1024 * 1024)?
+            max_frame_bytes: number("WS_MAX_FRAME_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?
                 as usize,
             heartbeat: Duration::from_millis(number("WS_HEARTBEAT_MS", 25_000, 100..=3_600_000)?),
             auth_timeout: Duration::from_millis(number(

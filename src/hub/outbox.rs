@@ -1,8 +1,8 @@
 //! A connection's outbound queue: what its writer sends, in order.
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
+use tungstenite::Utf8Bytes;
 
 use crate::protocol::RequestId;
 

@@ -1,9 +1,9 @@
 //! What the server sends: `ready`, `ack`, `error`, `event`, `pong`.
 
-use axum::extract::ws::Utf8Bytes;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tungstenite::Utf8Bytes;
 
 use super::RequestId;
 use crate::{

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use base64::Engine;
 use dashmap::DashMap;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use tungstenite::Utf8Bytes;
 
 use crate::{
     domain::{UserId, time},

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::time::Instant;
+use tungstenite::Utf8Bytes;
 
 use crate::{
     auth::Identity,

@@ -1,29 +1,32 @@
 //! `GET /ws`: the handshake (origin, token, per-user cap), then a `session` per socket.
 //!
 //! A session reads frames and dispatches each to its handler in `frames/`; a
-//! `writer` task sends what the session and the hub queue for it.
+//! `writer` task sends what the session and the hub queue for it; `closing` ends the
+//! connection with the closing handshake. The upgrade itself is in `upgrade`.
 //!
 //! A token presented at the handshake is checked before the upgrade, so a bad one is
 //! a plain HTTP 401 the browser can see; without one, the socket must send an `auth`
 //! frame first.
 
+mod closing;
 mod connection;
 mod frames;
 mod rate_limit;
 mod session;
+mod upgrade;
 mod writer;
 
 use axum::{
     Router,
-    extract::{
-        RawQuery, State,
-        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
-    },
+    extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
+use tungstenite::protocol::WebSocketConfig;
+
+use self::upgrade::Upgrade;
 use crate::{
     auth::{Identity, bearer_token},
     domain::UserId,
@@ -32,9 +35,11 @@ use crate::{
     state::AppState,
 };
 
-/// Close codes of the protocol (design §6).
+/// Close codes of the protocol (design §6, §9).
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const AUTH_FAILED: u16 = 4401;
@@ -50,15 +55,8 @@ async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    let Ok(upgrade) = upgrade else {
-        return error_body(
-            StatusCode::UPGRADE_REQUIRED,
-            ErrorCode::Invalid,
-            "This endpoint speaks WebSocket: connect with a WebSocket client (e.g. wscat -c ws://host/ws)",
-        );
-    };
     // Which of several Origins counts would be a guess; a browser sends one.
     if headers.get_all(header::ORIGIN).iter().nth(1).is_some() {
         return Error::Forbidden("More than one Origin header".into()).into_response();
@@ -79,17 +77,17 @@ async fn upgrade(
             "Too many connections for this user",
         );
     }
-    let ws = &state.settings.ws;
-    upgrade
-        // Small buffers: an idle connection should cost kilobytes, not the
-        // library's default 128 KiB each way. Outgoing frames are written as they
-        // come (no size cap: a long history ack may be large); the bounded
-        // outbound queue is what limits memory for a slow reader.
+    let max_frame = Some(state.settings.ws.max_frame_bytes);
+    // Small buffers: an idle connection should cost kilobytes, not the library's
+    // default 128 KiB each way. Outgoing frames are written as they come (no size
+    // cap: a long history ack may be large); the bounded outbound queue is what
+    // limits memory for a slow reader.
+    let config = WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .max_message_size(ws.max_frame_bytes)
-        .max_frame_size(ws.max_frame_bytes)
-        .on_upgrade(move |socket| session::run(socket, state, identity))
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame);
+    upgrade.on_upgrade(config, move |socket| session::run(socket, state, identity))
 }
 
 /// The identity from the handshake: `Ok(None)` when no token was presented (the

@@ -1,5 +1,6 @@
 //! One WebSocket connection: authentication, then a reader loop (this task) and a
-//! writer task (`writer`) joined by a bounded queue (`hub::Outbox`).
+//! writer task (`writer`) joined by a bounded queue (`hub::Outbox`), then the
+//! closing handshake (`closing`).
 //!
 //! The reader answers frames one at a time, in order: parse, then dispatch to the
 //! frame's handler, then queue the reply. The hub pushes events into the same queue;
@@ -8,16 +9,18 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
-use futures_util::{StreamExt, stream::SplitStream};
+use futures_util::StreamExt;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::Instrument;
+use tungstenite::{Message, error::ProtocolError};
 
 use super::{
     close,
+    closing::{self, Reader},
     connection::Connection,
     frames::{self, Context, Reply},
     rate_limit::{RateLimiter, Verdict},
+    upgrade::Socket,
     writer,
 };
 use crate::{
@@ -29,53 +32,58 @@ use crate::{
     state::AppState,
 };
 
-type Stream = SplitStream<WebSocket>;
-
-pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>) {
+pub async fn run(socket: Socket, state: AppState, identity: Option<Identity>) {
     let _alive = state.shutdown.track_session();
-    let (sink, mut stream) = socket.split();
+    let (sink, stream) = socket.split();
+    let mut reader = Reader::new(stream);
     let queue = state.settings.ws.outbound_queue;
     let (outbox, inbox) = Outbox::new(queue);
     let writer = tokio::spawn(writer::run(sink, inbox, outbox.eviction(), queue));
 
     let identity = match identity {
         Some(identity) => Some(identity),
-        None => authenticate(&state, &mut stream, &outbox).await,
+        None => authenticate(&state, &mut reader, &outbox).await,
     };
-    if let Some(identity) = identity {
-        let conn = Connection::new(identity);
-        let span = tracing::info_span!("ws", user = ?conn.user().as_str(), connection = conn.id());
-        let limiter = RateLimiter::new(
-            state.settings.ws.rate_per_sec,
-            state.settings.ws.rate_burst,
-            Instant::now(),
-        );
-        let mut session = Session {
-            state,
-            conn,
-            stream,
-            outbox,
-            limiter,
+    let reader = match identity {
+        Some(identity) => serve(state, identity, reader, outbox).await,
+        None => reader,
+    };
+    closing::finish(reader, writer).await;
+}
+
+/// Serves an authenticated connection until it ends; hands the reader back for the
+/// closing handshake.
+async fn serve(state: AppState, identity: Identity, reader: Reader, outbox: Outbox) -> Reader {
+    let conn = Connection::new(identity);
+    let span = tracing::info_span!("ws", user = ?conn.user().as_str(), connection = conn.id());
+    let limiter = RateLimiter::new(
+        state.settings.ws.rate_per_sec,
+        state.settings.ws.rate_burst,
+        Instant::now(),
+    );
+    let mut session = Session {
+        state,
+        conn,
+        reader,
+        outbox,
+        limiter,
+    };
+    async {
+        let Some(_registration) = session.join().await else {
+            return;
         };
-        async {
-            let Some(_registration) = session.join().await else {
-                return;
-            };
-            tracing::info!("connected");
-            let reason = session.serve().await;
-            tracing::info!(reason, "disconnected");
-        }
-        .instrument(span)
-        .await;
-    } else {
-        drop(outbox);
+        tracing::info!("connected");
+        let reason = session.serve().await;
+        tracing::info!(reason, "disconnected");
     }
-    let _ = timeout(writer::CLOSE_GRACE + Duration::from_secs(1), writer).await;
+    .instrument(span)
+    .await;
+    session.reader
 }
 
 /// Waits for the first frame of a socket opened without a token: it must be `auth`.
 /// Anything else, or a token that fails, is answered with an error and close 4401.
-async fn authenticate(state: &AppState, stream: &mut Stream, outbox: &Outbox) -> Option<Identity> {
+async fn authenticate(state: &AppState, reader: &mut Reader, outbox: &Outbox) -> Option<Identity> {
     const AUTH_FIRST: &str = "Authenticate first: send {\"type\": \"auth\", \"token\": \"<jwt>\"}";
     let refuse = |id: Option<RequestId>, err: Error| {
         outbox.push(Outbound::Frame(
@@ -95,15 +103,15 @@ async fn authenticate(state: &AppState, stream: &mut Stream, outbox: &Outbox) ->
                 outbox.push(Outbound::Close(close::GOING_AWAY, "server shutting down"));
                 return None;
             }
-            message = stream.next() => message,
+            message = reader.next() => message,
         };
         let text = match message? {
             Ok(Message::Text(text)) => text,
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
             Ok(Message::Close(_)) => return None,
             Ok(Message::Binary(_)) => return refuse(None, Error::unauthorized(AUTH_FIRST)),
             Err(err) => {
-                read_failed(err, outbox);
+                read_failed(&err, outbox);
                 return None;
             }
         };
@@ -124,23 +132,27 @@ async fn authenticate(state: &AppState, stream: &mut Stream, outbox: &Outbox) ->
     }
 }
 
-/// A frame over the size limit closes with 1009; any other read error has already
-/// broken the connection.
-fn read_failed(err: axum::Error, outbox: &Outbox) {
-    let too_big = err
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-    if too_big {
-        outbox.push(Outbound::Close(close::TOO_BIG, "frame too large"));
-    }
+/// A read error closes with RFC 6455's code: 1009 for a frame over the size limit,
+/// 1007 for a text frame that is not UTF-8, 1002 for any other protocol violation.
+/// Any other error means the connection is already gone.
+fn read_failed(err: &tungstenite::Error, outbox: &Outbox) {
+    use tungstenite::Error as E;
+    let (code, reason) = match err {
+        E::Capacity(_) => (close::TOO_BIG, "frame too large"),
+        E::Utf8(_) => (close::INVALID_DATA, "text frame is not valid UTF-8"),
+        E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return,
+        E::Protocol(_) => (close::PROTOCOL_ERROR, "protocol violation"),
+        _ => return,
+    };
+    tracing::info!(error = %err, code, "closing on a bad frame");
+    outbox.push(Outbound::Close(code, reason));
 }
 
 /// An authenticated connection's reader.
 struct Session {
     state: AppState,
     conn: Connection,
-    stream: Stream,
+    reader: Reader,
     outbox: Outbox,
     limiter: RateLimiter,
 }
@@ -221,15 +233,15 @@ impl Session {
                     }
                     self.outbox.push(Outbound::Ping);
                 }
-                message = self.stream.next() => {
+                message = self.reader.next() => {
                     last_heard = Instant::now();
                     let text = match message {
                         None | Some(Ok(Message::Close(_))) => return "closed by client",
                         Some(Err(err)) => {
-                            read_failed(err, &self.outbox);
+                            read_failed(&err, &self.outbox);
                             return "read error";
                         }
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                         Some(Ok(Message::Binary(_))) => None,
                         Some(Ok(Message::Text(text))) => Some(text),
                     };
@@ -262,7 +274,7 @@ impl Session {
     /// Answers the frames that already arrived when shutdown began.
     async fn drain(&mut self) {
         const QUIET: Duration = Duration::from_millis(100);
-        while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, self.stream.next()).await {
+        while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, self.reader.next()).await {
             if !self.respond(&text).await {
                 return;
             }

@@ -5,32 +5,31 @@
 //! connection is in flight (`Hold`), events are held back, so that its ack lands
 //! among them in `seq` order: a client never sees event 7 before the ack of 6.
 
-use std::time::Duration;
-
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, stream::SplitSink};
-use tokio::{sync::mpsc, time::timeout};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tungstenite::{
+    Message, Utf8Bytes,
+    protocol::{CloseFrame, frame::coding::CloseCode},
+};
 
-use super::close;
+use super::{close, closing::Sink};
 use crate::{
     hub::{Outbound, Replay},
     protocol::{Resumed, ServerFrame},
 };
 
-/// How long a closing writer may take to send its last frames.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
 const SLOW: (u16, &str) = (close::POLICY, "slow consumer: outbound queue overflowed");
 
 /// Sends queued frames in order until the queue closes, a close is queued, or the
-/// connection is evicted (closed with 1008).
+/// connection is evicted (closed with 1008, the rest of its queue dropped). Hands
+/// the sending half back for the closing handshake (`closing::finish`).
 pub async fn run(
-    mut sink: SplitSink<WebSocket, Message>,
+    mut sink: Sink,
     mut inbox: mpsc::Receiver<Outbound>,
     evict: CancellationToken,
     max_held: usize,
-) {
+) -> Sink {
     let mut order = Sequencer::new(max_held);
     let mut ready = Vec::new();
     let closing = loop {
@@ -50,7 +49,7 @@ pub async fn run(
             if sent.is_err() {
                 // The socket is gone: end the session too.
                 evict.cancel();
-                return;
+                return sink;
             }
         }
         if evict.is_cancelled() {
@@ -60,17 +59,15 @@ pub async fn run(
             break Some((code, reason));
         }
     };
-    let finish = async {
-        if let Some((code, reason)) = closing {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ = sink.send(Message::Close(Some(frame))).await;
-        }
-        let _ = sink.close().await;
-    };
-    let _ = timeout(CLOSE_GRACE, finish).await;
+    if let Some((code, reason)) = closing {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+    sink
 }
 
 /// Whether the writer goes on after a step.

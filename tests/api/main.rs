@@ -7,6 +7,7 @@ mod cli;
 mod database;
 mod hardening_http;
 mod hardening_input;
+mod hardening_ws;
 mod health;
 mod instances;
 mod legacy;

@@ -18,9 +18,9 @@ mod task_get;
 mod task_list;
 mod task_update;
 
-use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use tungstenite::Utf8Bytes;
 
 use super::connection::Connection;
 use crate::{
