@@ -29,6 +29,8 @@ impl Application {
     /// Binds the listener and prepares the database. A database that does not answer
     /// yet does not stop the server: it serves 503s and migrates once it answers.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Before anything is recorded: what is recorded without a recorder is lost.
+        crate::telemetry::metrics();
         let store = Store::connect_lazy(&settings.database)?;
         let mut attempts = 0;
         loop {

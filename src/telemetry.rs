@@ -1,7 +1,11 @@
 //! Logging: `RUST_LOG` picks the levels (default `info`, sqlx's per-query logs off).
-//! Colours only on a terminal, so files and log shippers get plain text.
+//! Colours only on a terminal, so files and log shippers get plain text. Metrics:
+//! recorded with the `metrics` macros where things happen, rendered for Prometheus
+//! by `GET /metrics`.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, sync::OnceLock};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use tracing_subscriber::{
     EnvFilter, Layer,
@@ -58,4 +62,31 @@ pub fn init() {
 /// `cargo test` captures it per test and shows it only for a test that fails.
 pub fn init_for_tests() {
     init_with(true);
+}
+
+/// The Prometheus recorder behind `GET /metrics`, installed once per process (the
+/// tests run many servers in one).
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &[
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("taskwire_commit_batch_size".into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+                )
+            })
+            .expect("valid buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; ours then stays empty.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }

@@ -45,6 +45,8 @@ impl IntoResponse for Error {
             Error::TokenExpired => ErrorCode::Unauthorized,
             ref other => other.code(),
         };
+        metrics::counter!("taskwire_errors_total", "code" => code.as_str(), "transport" => "http")
+            .increment(1);
         let message = self.to_string();
         let mut body = body(code, &message);
         if let Error::Invalid {

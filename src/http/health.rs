@@ -1,12 +1,17 @@
-//! `/`, `/health` (always 200, says whether the database answers) and `/ready`
-//! (200 or 503, for load balancers).
+//! `/`, `/health` (always 200, says whether the database answers), `/ready` (200 or
+//! 503, for load balancers) and `/metrics` (Prometheus).
 
 use std::time::Duration;
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
 use serde_json::{Value, json};
 
-use crate::state::AppState;
+use crate::{state::AppState, telemetry};
 
 /// Both probes answer within a second even when the database hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
@@ -32,6 +37,24 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "database": if up { "connected" } else { "disconnected" },
         "version": env!("CARGO_PKG_VERSION"),
     }))
+}
+
+/// Prometheus text format: connections, frames and errors, latencies, commits, the
+/// database pool and the event listener. No user data, so no token is asked for.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let (open, idle) = state.service.store().pool_connections();
+    metrics::gauge!("taskwire_db_pool_connections", "state" => "in_use")
+        .set((open as usize).saturating_sub(idle) as f64);
+    metrics::gauge!("taskwire_db_pool_connections", "state" => "idle").set(idle as f64);
+    let handle = telemetry::metrics();
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
 }
 
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {

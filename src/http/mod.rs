@@ -39,6 +39,7 @@ pub fn routes(api_prefix: &str) -> Router<AppState> {
         .route("/", get(health::root))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .merge(api)
 }
 

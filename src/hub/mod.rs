@@ -72,6 +72,7 @@ impl Hub {
         }
         let id = peer.id;
         peers.list.push(peer);
+        metrics::gauge!("taskwire_connections").increment(1.0);
         Ok(Registration {
             hub: self.clone(),
             user: user.clone(),
@@ -137,6 +138,7 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        metrics::gauge!("taskwire_connections").decrement(1.0);
         self.hub.users.remove_if_mut(&self.user, |_, peers| {
             peers.list.retain(|p| p.id != self.id);
             peers.list.is_empty()

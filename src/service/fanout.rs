@@ -87,6 +87,7 @@ impl Service {
                 }
             };
             tracing::info!("listening for committed events");
+            metrics::gauge!("taskwire_listener_connected").set(1.0);
             retry = Duration::from_millis(500);
             self.catch_up().await;
             loop {
@@ -98,6 +99,7 @@ impl Service {
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "event listener lost; reconnecting");
+                        metrics::gauge!("taskwire_listener_connected").set(0.0);
                         break;
                     }
                 }

@@ -252,8 +252,14 @@ impl Service {
         let user = actor.user.clone();
         let finish = tokio::spawn(async move {
             let _turn = turn;
+            let committing = std::time::Instant::now();
             match tokio::time::timeout(COMMIT_OUTCOME_LIMIT, tx.commit()).await {
-                Ok(committed) => committed?,
+                Ok(committed) => {
+                    committed?;
+                    metrics::histogram!("taskwire_commit_seconds")
+                        .record(committing.elapsed().as_secs_f64());
+                    metrics::histogram!("taskwire_commit_batch_size").record(1.0);
+                }
                 Err(_) => {
                     tracing::error!(seq = event.seq, "commit outcome unknown after 30 s");
                     return Err(Error::Unavailable);

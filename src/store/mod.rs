@@ -170,6 +170,11 @@ impl Store {
         self.migrated.load(Ordering::Acquire)
     }
 
+    /// The pool's open connections and how many of them are idle.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        on_backend!(Pool, &self.pool, pool, _qb => (pool.size(), pool.num_idle()))
+    }
+
     /// One round trip to the database.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         let stmt = sea_query::Query::select()

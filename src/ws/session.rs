@@ -359,17 +359,30 @@ impl Session {
     }
 
     fn reply_error(&self, id: Option<&RequestId>, err: &Error) -> bool {
+        metrics::counter!("taskwire_errors_total", "code" => err.code().as_str(), "transport" => "ws")
+            .increment(1);
         let frame = ServerFrame::error(id, err).to_text();
         self.outbox.push(Outbound::Reply { seq: None, frame })
     }
 }
 
-fn log_frame(kind: &str, id: Option<&RequestId>, error: Option<ErrorCode>, started: Instant) {
+/// The frame's log line and metrics: frames by type and outcome, and how long the
+/// answer took.
+fn log_frame(
+    kind: &'static str,
+    id: Option<&RequestId>,
+    error: Option<ErrorCode>,
+    started: Instant,
+) {
+    let took = started.elapsed();
+    let outcome = error.map_or("ok", ErrorCode::as_str);
     tracing::info!(
         r#type = kind,
         id = id.map(RequestId::as_str),
-        outcome = error.map_or("ok", ErrorCode::as_str),
-        duration_us = started.elapsed().as_micros() as u64,
+        outcome,
+        duration_us = took.as_micros() as u64,
         "frame"
     );
+    metrics::counter!("taskwire_frames_total", "type" => kind, "outcome" => outcome).increment(1);
+    metrics::histogram!("taskwire_request_seconds", "type" => kind).record(took.as_secs_f64());
 }

@@ -165,6 +165,7 @@ impl Sequencer {
             replayed: (out.len() - before) as u64,
             seq: replay.latest,
         };
+        metrics::counter!("taskwire_resume_replayed_events_total").increment(resumed.replayed);
         // The client now has every event after `after` up to `latest`.
         self.delivered(replay.after, replay.latest);
         let data = serde_json::value::to_raw_value(&resumed).expect("a resume ack serializes");
