@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod crash_check;
 mod database;
 mod hardening_http;
 mod hardening_input;
