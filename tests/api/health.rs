@@ -1,5 +1,5 @@
-//! `/`, `/health` and `/ready` with a working database, and a server that lives on
-//! past its shutdown timeout.
+//! `/`, `/health`, `/ready` and `/metrics` with a working database, and a server that
+//! lives on past its shutdown timeout.
 
 use serde_json::json;
 
@@ -13,7 +13,8 @@ use crate::on_both_backends;
 on_both_backends!(
     root_names_the_service_and_version,
     health_reports_a_connected_database,
-    ready_is_200_with_a_database
+    ready_is_200_with_a_database,
+    metrics_are_prometheus_text_with_what_happened,
 );
 
 async fn root_names_the_service_and_version(backend: Backend) {
@@ -58,4 +59,40 @@ async fn the_server_outlives_its_shutdown_timeout() {
     assert_eq!(app.health().await.status, 200);
     let pong = ws.request(req("ping", "p", json!({}))).await;
     assert_eq!(pong["type"], "pong");
+}
+
+/// Operators scrape `/metrics`: Prometheus text that counts what clients did.
+/// (The recorder is shared by every server of this test process: the counts are at
+/// least what this test did.)
+async fn metrics_are_prometheus_text_with_what_happened(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (mut ws, _) = app.ws("alice").await;
+    ws.ask("task.create", "c1", json!({"title": "Buy milk"}))
+        .await;
+    ws.ask("task.get", "g1", json!({"task_id": 999_999})).await;
+    let res = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = res.text().await.unwrap();
+    for needle in [
+        "taskwire_connections ",
+        r#"taskwire_frames_total{type="task.create",outcome="ok"}"#,
+        r#"taskwire_frames_total{type="task.get",outcome="not_found"}"#,
+        r#"taskwire_errors_total{code="not_found",transport="ws"}"#,
+        "taskwire_request_seconds_bucket",
+        "taskwire_commit_seconds_bucket",
+        "taskwire_commit_batch_size_bucket",
+        r#"taskwire_db_pool_connections{state="in_use"}"#,
+    ] {
+        assert!(text.contains(needle), "no {needle} in:\n{text}");
+    }
+    // Every sample line is `name{labels} value`.
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "not a sample: {line}");
+    }
 }
