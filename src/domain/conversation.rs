@@ -1,7 +1,5 @@
 //! Conversations and their chat messages.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -15,39 +13,9 @@ pub const CONVERSATION_LIMIT_DEFAULT: u64 = 50;
 pub const HISTORY_LIMIT_MAX: u64 = 200;
 pub const HISTORY_LIMIT_DEFAULT: u64 = 50;
 
-/// A conversation's id (an `integer` primary key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct ConversationId(i32);
-
-impl ConversationId {
-    pub fn get(self) -> i32 {
-        self.0
-    }
-}
-
-/// A stored id.
-impl From<i32> for ConversationId {
-    fn from(id: i32) -> Self {
-        ConversationId(id)
-    }
-}
-
-/// A client's id: one out of the column's range cannot name an existing conversation.
-impl TryFrom<i64> for ConversationId {
-    type Error = Error;
-
-    fn try_from(raw: i64) -> Result<Self> {
-        i32::try_from(raw)
-            .map(ConversationId)
-            .map_err(|_| Error::not_found("Conversation not found"))
-    }
-}
-
-impl fmt::Display for ConversationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+integer_id! {
+    /// A conversation's id (an `integer` primary key).
+    ConversationId, "Conversation not found"
 }
 
 pub type MessageId = i32;

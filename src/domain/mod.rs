@@ -1,6 +1,50 @@
 //! Domain types: input is parsed into these at the edge (REST body, WebSocket frame),
 //! so the service layer and the store only ever see valid values.
 
+/// An `integer` primary key as a type of its own: read from a stored row as it is,
+/// from a client through `TryFrom<i64>`, where an id out of the column's range
+/// cannot name anything that exists (`not_found` with `$missing`).
+macro_rules! integer_id {
+    ($(#[$doc:meta])* $name:ident, $missing:literal) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash,
+            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+        )]
+        #[serde(transparent)]
+        pub struct $name(i32);
+
+        impl $name {
+            pub fn get(self) -> i32 {
+                self.0
+            }
+        }
+
+        /// A stored id.
+        impl From<i32> for $name {
+            fn from(id: i32) -> Self {
+                $name(id)
+            }
+        }
+
+        impl TryFrom<i64> for $name {
+            type Error = crate::error::Error;
+
+            fn try_from(raw: i64) -> Result<Self, Self::Error> {
+                i32::try_from(raw)
+                    .map($name)
+                    .map_err(|_| crate::error::Error::not_found($missing))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
 pub mod conversation;
 pub mod task;
 pub mod time;

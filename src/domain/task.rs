@@ -1,8 +1,6 @@
 //! Tasks: the parsed forms of what clients send, and the task they get back. The
 //! wire shapes they are parsed from live in `protocol::input`.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -33,39 +31,9 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A task's id: the old backend's `integer` primary key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct TaskId(i32);
-
-impl TaskId {
-    pub fn get(self) -> i32 {
-        self.0
-    }
-}
-
-/// A stored id.
-impl From<i32> for TaskId {
-    fn from(id: i32) -> Self {
-        TaskId(id)
-    }
-}
-
-/// A client's id: one out of the column's range cannot name an existing task.
-impl TryFrom<i64> for TaskId {
-    type Error = Error;
-
-    fn try_from(raw: i64) -> Result<Self> {
-        i32::try_from(raw)
-            .map(TaskId)
-            .map_err(|_| Error::not_found("Task not found"))
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+integer_id! {
+    /// A task's id: the old backend's `integer` primary key.
+    TaskId, "Task not found"
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -39,19 +39,6 @@ on_both_backends!(
     cors_origins_adds_to_the_allow_list,
 );
 
-/// A 401 with the JSON error body and `WWW-Authenticate: Bearer`.
-fn assert_unauthorized(res: &Response, what: &str) {
-    assert_eq!(res.status, 401, "{what}: {}", res.text);
-    res.assert_error(401, "unauthorized");
-    assert_eq!(
-        res.headers
-            .get(header::WWW_AUTHENTICATE)
-            .map(|v| v.to_str().unwrap()),
-        Some("Bearer"),
-        "{what}: WWW-Authenticate"
-    );
-}
-
 fn assert_ok_list(res: &Response, what: &str) {
     assert_eq!(res.status, 200, "{what}: {}", res.text);
     assert!(res.body["tasks"].is_array(), "{what}: {}", res.text);
@@ -60,7 +47,7 @@ fn assert_ok_list(res: &Response, what: &str) {
 async fn no_authorization_header_is_401_with_a_bearer_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
     let res = app.get_tasks_with_authorization("alice", None).await;
-    assert_unauthorized(&res, "no header");
+    res.assert_unauthorized("no header");
 }
 
 async fn malformed_authorization_headers_are_401(backend: Backend) {
@@ -76,7 +63,7 @@ async fn malformed_authorization_headers_are_401(backend: Backend) {
         let res = app
             .get_tasks_with_authorization("alice", Some(&header))
             .await;
-        assert_unauthorized(&res, &format!("Authorization: {header:?}"));
+        res.assert_unauthorized(&format!("Authorization: {header:?}"));
     }
     // The same token in the proper form is fine: the scheme was the problem.
     assert_ok_list(&app.get_tasks_with_token("alice", &valid).await, "Bearer");
@@ -111,7 +98,9 @@ async fn unverifiable_tokens_are_401(backend: Backend) {
         ),
     ];
     for (what, token) in cases {
-        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
+        app.get_tasks_with_token("alice", &token)
+            .await
+            .assert_unauthorized(what);
     }
     assert_ok_list(&app.get_tasks_with_token("alice", &valid).await, "control");
 }
@@ -120,14 +109,16 @@ async fn expired_token_is_401_token_has_expired(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = server_signed(json!({ "sub": "alice", "exp": now() - 120 }));
     let res = app.get_tasks_with_token("alice", &token).await;
-    assert_unauthorized(&res, "expired");
+    res.assert_unauthorized("expired");
     assert_eq!(res.body["message"], "Token has expired", "{}", res.text);
 }
 
 async fn token_without_exp_is_401(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = server_signed(json!({ "sub": "alice", "iat": now() }));
-    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "no exp");
+    app.get_tasks_with_token("alice", &token)
+        .await
+        .assert_unauthorized("no exp");
 }
 
 async fn alg_none_token_is_401(backend: Backend) {
@@ -135,7 +126,9 @@ async fn alg_none_token_is_401(backend: Backend) {
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let claims = URL_SAFE_NO_PAD.encode(valid_for_an_hour(json!({"sub": "alice"})).to_string());
     let token = format!("{header}.{claims}.");
-    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "alg none");
+    app.get_tasks_with_token("alice", &token)
+        .await
+        .assert_unauthorized("alg none");
 }
 
 async fn hs512_token_with_the_right_secret_is_401(backend: Backend) {
@@ -145,7 +138,9 @@ async fn hs512_token_with_the_right_secret_is_401(backend: Backend) {
         SECRET,
         valid_for_an_hour(json!({"sub": "alice"})),
     );
-    assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, "HS512");
+    app.get_tasks_with_token("alice", &token)
+        .await
+        .assert_unauthorized("HS512");
 }
 
 async fn user_id_comes_from_the_first_non_blank_of_sub_user_id_id(backend: Backend) {
@@ -183,7 +178,9 @@ async fn token_without_a_usable_user_id_is_401(backend: Backend) {
         ("no id claim", json!({"name": "alice"})),
     ] {
         let token = server_signed(valid_for_an_hour(claims));
-        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
+        app.get_tasks_with_token("alice", &token)
+            .await
+            .assert_unauthorized(what);
     }
 }
 
@@ -193,7 +190,7 @@ async fn old_front_end_demo_token_is_401_asking_for_a_signed_jwt(backend: Backen
     let payload = json!({ "userId": "alice", "sub": "alice", "exp": now() + 3600 });
     let token = STANDARD.encode(payload.to_string());
     let res = app.get_tasks_with_token("alice", &token).await;
-    assert_unauthorized(&res, "demo token");
+    res.assert_unauthorized("demo token");
     let message = res.body["message"].as_str().unwrap();
     assert!(message.contains("signed JWT"), "message: {message}");
 }
@@ -215,7 +212,7 @@ async fn refused_tokens_cannot_create_tasks(backend: Backend) {
         let res = app
             .post_task_with_authorization("alice", authorization.as_deref(), body.clone())
             .await;
-        assert_unauthorized(&res, what);
+        res.assert_unauthorized(what);
     }
     let task = app.create_titled("alice", "mine").await;
     let res = app
@@ -226,7 +223,7 @@ async fn refused_tokens_cannot_create_tasks(backend: Backend) {
             None,
         )
         .await;
-    assert_unauthorized(&res, "delete without a token");
+    res.assert_unauthorized("delete without a token");
 
     let page = app.get_tasks("alice", "").await;
     assert_eq!(page.body["total_count"], 1, "{}", page.text);
@@ -254,15 +251,13 @@ async fn token_for_another_user_is_403(backend: Backend) {
 
 async fn authentication_is_checked_before_ownership(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_unauthorized(
-        &app.get_tasks_with_authorization("bob", None).await,
-        "no token, bob's path",
-    );
+    app.get_tasks_with_authorization("bob", None)
+        .await
+        .assert_unauthorized("no token, bob's path");
     let expired = server_signed(json!({ "sub": "alice", "exp": now() - 120 }));
-    assert_unauthorized(
-        &app.get_tasks_with_token("bob", &expired).await,
-        "expired token, bob's path",
-    );
+    app.get_tasks_with_token("bob", &expired)
+        .await
+        .assert_unauthorized("expired token, bob's path");
 }
 
 async fn ownership_is_checked_before_the_body(backend: Backend) {
@@ -321,24 +316,21 @@ async fn demo_mode_still_refuses_bad_tokens(backend: Backend) {
         ("empty Bearer", "Bearer".to_owned()),
         ("Basic", "Basic abc".to_owned()),
     ] {
-        assert_unauthorized(
-            &app.get_tasks_with_authorization("demo-user", Some(&header))
-                .await,
-            what,
-        );
+        app.get_tasks_with_authorization("demo-user", Some(&header))
+            .await
+            .assert_unauthorized(what);
     }
 }
 
 async fn without_demo_mode_anonymous_requests_are_401(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_unauthorized(
-        &app.get_tasks_with_authorization("demo-user", None).await,
-        "list",
-    );
+    app.get_tasks_with_authorization("demo-user", None)
+        .await
+        .assert_unauthorized("list");
     let res = app
         .post_task_with_authorization("demo-user", None, json!({"title": "x"}))
         .await;
-    assert_unauthorized(&res, "create");
+    res.assert_unauthorized("create");
 }
 
 const ISSUER: &str = "https://auth.example.com";
@@ -367,7 +359,9 @@ async fn configured_audience_is_enforced(backend: Backend) {
         ("empty array", json!({"sub": "alice", "aud": []})),
     ] {
         let token = server_signed(valid_for_an_hour(claims));
-        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
+        app.get_tasks_with_token("alice", &token)
+            .await
+            .assert_unauthorized(what);
     }
 }
 
@@ -391,7 +385,9 @@ async fn configured_issuer_is_enforced(backend: Backend) {
         ("right iss, no aud", json!({"sub": "alice", "iss": ISSUER})),
     ] {
         let token = server_signed(valid_for_an_hour(claims));
-        assert_unauthorized(&app.get_tasks_with_token("alice", &token).await, what);
+        app.get_tasks_with_token("alice", &token)
+            .await
+            .assert_unauthorized(what);
     }
 }
 

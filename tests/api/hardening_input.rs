@@ -4,7 +4,7 @@
 //! `Origin` headers, and user-id claims of any JSON type. (Log lines that client
 //! strings cannot forge: `logs.rs`.)
 
-use reqwest::{Method, header};
+use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
 use tokio_tungstenite::tungstenite::{
@@ -72,19 +72,6 @@ async fn list_as(app: &TestApp, user: &str, token: &str) -> Response {
     .await
 }
 
-/// A 401 with the JSON error body and `WWW-Authenticate: Bearer`.
-fn assert_unauthorized(res: &Response, what: &str) {
-    assert_eq!(res.status, 401, "{what}: {}", res.text);
-    res.assert_error(401, "unauthorized");
-    assert_eq!(
-        res.headers
-            .get(header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok()),
-        Some("Bearer"),
-        "{what}"
-    );
-}
-
 /// A `/ws` handshake with each `(name, value)` header sent as given (repeats
 /// included): `Ok(())` when upgraded, else the refusal's status and JSON body.
 async fn handshake(
@@ -128,7 +115,9 @@ fn assert_refused(result: Result<(), (u16, Value)>, status: u16, code: &str, wha
 /// A token refused everywhere a client can present one: REST (401), the `/ws`
 /// handshake's header and query (401), and the `auth` frame (`unauthorized`, 4401).
 async fn assert_refused_everywhere(app: &TestApp, token: &str, path_user: &str, what: &str) {
-    assert_unauthorized(&list_as(app, path_user, token).await, what);
+    list_as(app, path_user, token)
+        .await
+        .assert_unauthorized(what);
     let bearer = format!("Bearer {token}");
     assert_refused(
         handshake(app, "", &[("authorization", &bearer)]).await,
@@ -438,7 +427,7 @@ async fn more_than_one_authorization_header_is_401(backend: Backend) {
         let headers = [("authorization", values[0]), ("authorization", values[1])];
         for user in ["alice", "bob"] {
             let res = send(&app, Method::GET, &app.tasks_url(user), &headers, None).await;
-            assert_unauthorized(&res, what);
+            res.assert_unauthorized(what);
             let res = send(
                 &app,
                 Method::POST,
@@ -447,7 +436,7 @@ async fn more_than_one_authorization_header_is_401(backend: Backend) {
                 Some(json!({ "title": "x" })),
             )
             .await;
-            assert_unauthorized(&res, what);
+            res.assert_unauthorized(what);
         }
         assert_refused(
             handshake(&app, "", &headers).await,

@@ -10,24 +10,12 @@ use serde_json::{Value, json};
 use sqlx::Executor;
 
 use crate::helpers::{
-    app::{Options, TestApp, spawn_app, spawn_with},
+    app::{Options, another_instance, spawn_app},
     db::Backend,
     json::id,
     proxy::{Link, spawn_behind_proxy},
     ws::{WsClient, assert_ws_error, write_ack},
 };
-
-/// A second instance on the first one's database.
-async fn second_instance(first: &TestApp, backend: Backend, options: Options) -> TestApp {
-    spawn_with(
-        backend,
-        Options {
-            database_url: Some(first.db.database_url(None)),
-            ..options
-        },
-    )
-    .await
-}
 
 async fn next_event(ws: &mut WsClient) -> (i64, Value) {
     let event = ws.event().await;
@@ -40,7 +28,7 @@ async fn instances_deliver_each_others_changes_with_one_seq() {
         return;
     };
     let a = spawn_app(backend.clone()).await;
-    let b = second_instance(&a, backend, Options::default()).await;
+    let b = another_instance(&a, backend, Options::default()).await;
     let (mut on_a, _) = a.ws("alice").await;
     let (mut on_b, _) = b.ws("alice").await;
     let (mut bob_on_b, _) = b.ws("bob").await;
@@ -88,7 +76,7 @@ async fn an_event_too_large_to_announce_travels_by_reference() {
         return;
     };
     let a = spawn_app(backend.clone()).await;
-    let b = second_instance(&a, backend, Options::default()).await;
+    let b = another_instance(&a, backend, Options::default()).await;
     let (mut on_a, _) = a.ws("alice").await;
     let (mut on_b, _) = b.ws("alice").await;
     // 30,000 characters, 60 KB of UTF-8: far over NOTIFY's 8,000 bytes.
@@ -110,7 +98,7 @@ async fn a_killed_listener_connection_loses_nothing() {
     };
     let a = spawn_app(backend.clone()).await;
     let name = format!("listener-{}", uuid::Uuid::new_v4().simple());
-    let b = second_instance(
+    let b = another_instance(
         &a,
         backend,
         Options {
@@ -257,7 +245,7 @@ async fn an_outage_keeps_sockets_open_and_the_listener_catches_up() {
         return;
     };
     let backend = Backend::postgres_or_skip().unwrap();
-    let a = second_instance(&b, backend, Options::default()).await;
+    let a = another_instance(&b, backend, Options::default()).await;
     let (mut on_a, _) = a.ws("alice").await;
     let (mut on_b, _) = b.ws("alice").await;
     write_ack(

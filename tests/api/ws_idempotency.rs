@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    app::{Options, spawn_app, spawn_with},
+    app::{Options, another_instance, spawn_app},
     db::Backend,
     json::id,
     ws::{WsClient, assert_ws_error, req, write_ack},
@@ -80,14 +80,7 @@ async fn a_retry_on_another_connection_returns_the_first_ack(backend: Backend) {
 
 async fn a_retry_on_another_instance_returns_the_first_ack(backend: Backend) {
     let first_instance = spawn_app(backend.clone()).await;
-    let second_instance = spawn_with(
-        backend,
-        Options {
-            database_url: Some(first_instance.db.database_url(None)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let second_instance = another_instance(&first_instance, backend, Options::default()).await;
     let (mut ws, _) = first_instance.ws("alice").await;
     let first = ws
         .ask("task.create", "c1", json!({"title": "Buy milk"}))
@@ -179,14 +172,7 @@ async fn a_failed_change_does_not_reserve_its_id(backend: Backend) {
 
 async fn concurrent_copies_write_once_and_get_one_ack(backend: Backend) {
     let app = spawn_app(backend.clone()).await;
-    let second_instance = spawn_with(
-        backend,
-        Options {
-            database_url: Some(app.db.database_url(None)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let second_instance = another_instance(&app, backend, Options::default()).await;
     for round in 0..5 {
         let mut sockets = Vec::new();
         for instance in [&app, &app, &second_instance, &second_instance] {

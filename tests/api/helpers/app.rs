@@ -69,6 +69,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(backend, Options::default()).await
 }
 
+/// A second instance of the server on `first`'s database (as behind a load balancer).
+pub async fn another_instance(first: &TestApp, backend: Backend, options: Options) -> TestApp {
+    spawn_with(
+        backend,
+        Options {
+            database_url: Some(first.db.database_url(None)),
+            ..options
+        },
+    )
+    .await
+}
+
 pub async fn spawn_with(backend: Backend, options: Options) -> TestApp {
     LazyLock::force(&TEST_LOG);
     let db = TestDb::new(&backend).await;
@@ -339,6 +351,20 @@ impl Response {
             self.text
         );
         assert_error_body(&self.body, code);
+    }
+
+    /// A 401 with the JSON error body and `WWW-Authenticate: Bearer`; `what` names
+    /// the case in a failure.
+    pub fn assert_unauthorized(&self, what: &str) {
+        assert_eq!(self.status, 401, "{what}: {}", self.text);
+        self.assert_error(401, "unauthorized");
+        assert_eq!(
+            self.headers
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer"),
+            "{what}: WWW-Authenticate"
+        );
     }
 }
 
