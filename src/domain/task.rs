@@ -132,13 +132,20 @@ pub struct NewTask {
     pub due_date: Option<DateTime<Utc>>,
 }
 
-/// The fields of a task to change; `None` leaves a field as it is.
+/// The fields of a task to change; `None` leaves a field as it is, `Some(None)`
+/// clears it. Serialized (as the fingerprint of an idempotent request) with the
+/// fields left alone omitted, so that "clear" and "leave" never look the same.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TaskPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<TaskTitle>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub due_date: Option<Option<DateTime<Utc>>>,
 }
 
@@ -328,6 +335,18 @@ mod tests {
         );
         // Other control characters are text like any other.
         assert!(TaskTitle::parse("a\tb\u{1}").is_ok());
+    }
+
+    #[test]
+    fn a_patch_that_clears_is_not_a_patch_that_leaves() {
+        let leave = TaskPatch::default();
+        let clear = TaskPatch {
+            description: Some(None),
+            ..TaskPatch::default()
+        };
+        let json = |p: &TaskPatch| serde_json::to_string(p).unwrap();
+        assert_ne!(json(&leave), json(&clear));
+        assert_eq!(json(&clear), r#"{"description":null}"#);
     }
 
     #[test]

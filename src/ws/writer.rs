@@ -180,12 +180,16 @@ impl Sequencer {
         }
     }
 
-    /// Records that the client has every event `low < seq <= high` (adjoining or
-    /// overlapping what it had).
+    /// Records that the client has every event `low < seq <= high`. Joined to what
+    /// it had when the two touch; otherwise the newer range is kept (an ack with an
+    /// old `seq`, from a retried request, must not claim the events in between).
     fn delivered(&mut self, low: i64, high: i64) {
         self.sent = Some(match self.sent {
-            None => (low, high),
-            Some((was_low, was_high)) => (was_low.min(low), was_high.max(high)),
+            Some((was_low, was_high)) if low <= was_high && was_low <= high => {
+                (was_low.min(low), was_high.max(high))
+            }
+            Some((was_low, was_high)) if was_high > high => (was_low, was_high),
+            _ => (low, high),
         });
     }
 }
@@ -363,6 +367,41 @@ mod resume_tests {
         order.step(Outbound::Hold, &mut out);
         order.step(replay(2, 5, &[3, 4, 5]), &mut out);
         assert_eq!(texts(out), ["event 4", "event 5", "event 3", &ack(1, 5)]);
+    }
+
+    #[test]
+    fn an_old_acked_seq_does_not_count_the_events_in_between_as_delivered() {
+        let mut order = Sequencer::new(8);
+        let mut out = Vec::new();
+        // The retried request's ack carries its first seq, 1; the user is at 7 now.
+        order.step(Outbound::Hold, &mut out);
+        order.step(
+            Outbound::Reply {
+                seq: Some(1),
+                frame: "retried ack".into(),
+            },
+            &mut out,
+        );
+        for seq in [7, 8] {
+            let frame = format!("event {seq}").into();
+            order.step(Outbound::Event { seq, frame }, &mut out);
+        }
+        order.step(Outbound::Hold, &mut out);
+        order.step(replay(1, 8, &[2, 3, 4, 5, 6, 7, 8]), &mut out);
+        assert_eq!(
+            texts(out),
+            [
+                "retried ack",
+                "event 7",
+                "event 8",
+                "event 2",
+                "event 3",
+                "event 4",
+                "event 5",
+                "event 6",
+                &ack(5, 8)
+            ]
+        );
     }
 
     #[test]

@@ -138,6 +138,12 @@ async fn another_request_under_the_same_id_is_conflict(backend: Backend) {
     write_ack(&ws.ask("task.complete", "d1", done).await, "d1");
     let update = json!({"task_id": task_id, "completed": true});
     assert_ws_error(&ws.ask("task.update", "d1", update).await, "conflict", "d1");
+    // Clearing a field is not leaving it alone.
+    let rename = json!({"task_id": task_id, "title": "Oat milk"});
+    write_ack(&ws.ask("task.update", "u1", rename).await, "u1");
+    let rename_and_clear = json!({"task_id": task_id, "title": "Oat milk", "description": null});
+    let answer = ws.ask("task.update", "u1", rename_and_clear).await;
+    assert_ws_error(&answer, "conflict", "u1");
 
     assert_eq!(
         app.task_count("alice").await,

@@ -20,6 +20,7 @@ on_both_backends!(
     resume_ahead_of_the_latest_seq_is_a_gap,
     resume_past_the_retained_log_is_a_gap,
     resume_needs_a_whole_non_negative_after_seq,
+    resume_after_a_retried_change_replays_what_was_missed,
 );
 
 /// Sends `resume` and returns the events replayed before the ack, and the ack's data.
@@ -203,4 +204,36 @@ async fn resume_needs_a_whole_non_negative_after_seq(backend: Backend) {
         let answer = ws.answer_to(id).await;
         assert_ws_invalid(&answer, "after_seq", id);
     }
+}
+
+/// The ack of a retried change carries its old `seq`: that must not count the events
+/// after it as received on this connection.
+async fn resume_after_a_retried_change_replays_what_was_missed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (mut phone, _) = app.ws("alice").await;
+    let fields = json!({"title": "Buy milk"});
+    let (_, first_seq) = write_ack(&phone.ask("task.create", "x", fields.clone()).await, "x");
+    phone.close().await;
+    let (mut laptop, _) = app.ws("alice").await;
+    for i in 0..5 {
+        let id = format!("l{i}");
+        write_ack(
+            &laptop.ask("task.create", &id, json!({"title": id})).await,
+            &id,
+        );
+    }
+
+    let (mut phone, _) = app.ws("alice").await;
+    write_ack(
+        &phone
+            .ask("task.create", "y", json!({"title": "Eggs"}))
+            .await,
+        "y",
+    );
+    // The answer to the retry was lost in the tunnel: the same request again.
+    let (_, seq) = write_ack(&phone.ask("task.create", "x", fields).await, "x");
+    assert_eq!(seq, first_seq);
+    let (events, ack) = resume(&mut phone, "s1", first_seq).await;
+    assert_eq!(seqs(&events), [2, 3, 4, 5, 6]);
+    assert_eq!(ack, json!({"replayed": 5, "seq": 7}));
 }
