@@ -271,12 +271,22 @@ impl Session {
         }
     }
 
-    /// Answers the frames that already arrived when shutdown began.
+    /// Answers the frames that had already arrived when shutdown began: what comes
+    /// without a 100 ms pause, for a second at most (a client that keeps sending
+    /// would otherwise hold the stop until its timeout, and never see 1001).
     async fn drain(&mut self) {
         const QUIET: Duration = Duration::from_millis(100);
-        while let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, self.reader.next()).await {
-            if !self.respond(&text).await {
-                return;
+        const AT_MOST: Duration = Duration::from_secs(1);
+        let deadline = Instant::now() + AT_MOST;
+        while Instant::now() < deadline {
+            match timeout(QUIET, self.reader.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    if !self.respond(&text).await {
+                        return;
+                    }
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                _ => return,
             }
         }
     }

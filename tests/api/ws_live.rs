@@ -28,6 +28,7 @@ on_both_backends!(
     a_slow_consumer_is_dropped_while_others_get_every_event,
     shutdown_closes_every_socket_with_1001_in_time,
     shutdown_answers_the_frame_in_flight_then_closes_with_1001,
+    shutdown_closes_a_client_that_keeps_sending_with_1001,
     heartbeats_keep_answering_clients_and_drop_silent_ones,
 );
 
@@ -609,6 +610,32 @@ async fn shutdown_answers_the_frame_in_flight_then_closes_with_1001(backend: Bac
     let list = ws.request(req("task.list", "l1", json!({}))).await;
     assert_eq!(list["data"]["total_count"], 1, "{list}");
     assert_eq!(list["data"]["tasks"][0]["title"], "Saved before stop");
+}
+
+/// A client that never stops sending (a ping every 50 ms, under the rate limit) is
+/// still closed with 1001, well within the shutdown timeout.
+async fn shutdown_closes_a_client_that_keeps_sending_with_1001(backend: Backend) {
+    let mut app = spawn_for_shutdown(backend, None).await;
+    let (mut chatty, _) = RawWs::connect(&app, "alice", None).await;
+    let keeps_sending = async {
+        let mut n = 0;
+        loop {
+            n += 1;
+            if chatty
+                .send(req("ping", &format!("p{n}"), json!({})))
+                .await
+                .is_err()
+            {
+                return None;
+            }
+            match chatty.next(Duration::from_millis(50)).await {
+                Some(Incoming::Ended(code)) => return code,
+                _ => continue,
+            }
+        }
+    };
+    let (code, ()) = tokio::join!(keeps_sending, stop_in_time(&mut app));
+    assert_eq!(code, Some(1001));
 }
 
 async fn heartbeats_keep_answering_clients_and_drop_silent_ones(backend: Backend) {
