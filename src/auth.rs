@@ -180,6 +180,11 @@ fn user_id(claims: &Claims) -> Result<UserId, Error> {
         .filter_map(|name| claims.get(*name)?.as_str())
         .find(|id| !id.trim().is_empty())
         .ok_or_else(|| Error::unauthorized("Invalid token: no user id in sub, userId or id"))?;
+    if raw.chars().count() > UserId::MAX_CHARS {
+        return Err(Error::unauthorized(
+            "Invalid token: the user id is over 1024 characters",
+        ));
+    }
     UserId::parse(raw).ok_or_else(|| {
         Error::unauthorized("Invalid token: the user id contains a control character")
     })

@@ -123,10 +123,11 @@ fn print_banner(app: &Application) {
     let state = app.state();
     let settings = &state.settings;
     let addr = app.local_addr();
-    let host = if addr.ip().is_unspecified() {
-        "localhost".to_owned()
-    } else {
-        addr.ip().to_string()
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        // An IPv6 address in a URL goes in brackets.
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
     };
     let base = format!("http://{host}:{}", addr.port());
     println!("taskwire {} listening on {base}", env!("CARGO_PKG_VERSION"));

@@ -37,6 +37,14 @@ impl Application {
             attempts += 1;
             match store.migrate().await {
                 Ok(()) => break,
+                // SQLite is busy: another instance starting on the same file holds the
+                // write lock while it migrates. Wait for it rather than serve 503s.
+                Err(sqlx::migrate::MigrateError::Execute(err))
+                    if is_unavailable(&err) && sqlite_folder_exists(&settings) && attempts < 25 =>
+                {
+                    tracing::debug!(error = %err, "SQLite busy at startup; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 Err(sqlx::migrate::MigrateError::Execute(err)) if is_unavailable(&err) => {
                     if let DatabaseUrl::Sqlite { path } = &settings.database.url
                         && let Some(dir) = path
@@ -176,6 +184,13 @@ async fn prune_events(store: Store, retention: Duration) {
             Err(err) => tracing::debug!(error = %err, "event pruning skipped"),
         }
     }
+}
+
+/// Whether the database is a SQLite file whose folder exists (so a failure to open
+/// it is a lock held by someone else, not a missing volume).
+fn sqlite_folder_exists(settings: &Settings) -> bool {
+    matches!(&settings.database.url, DatabaseUrl::Sqlite { path }
+        if path.parent().is_none_or(|d| d.as_os_str().is_empty() || d.exists()))
 }
 
 async fn migrate_when_reachable(store: Store) {

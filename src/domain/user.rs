@@ -8,11 +8,18 @@ impl UserId {
     /// The user every unauthenticated request acts as when `DEMO_MODE` is on.
     pub const DEMO: &'static str = "demo-user";
 
-    /// A user id is any non-blank string without control characters (a NUL cannot
-    /// be stored, a newline would start a new log line); it is kept exactly as sent.
+    /// Longest user id, in characters: far above any issuer's ids, and short enough
+    /// to travel in a PostgreSQL `NOTIFY` (8,000 bytes) with room to spare.
+    pub const MAX_CHARS: usize = 1024;
+
+    /// A user id is any non-blank string of at most `MAX_CHARS` characters without
+    /// control characters (a NUL cannot be stored, a newline would start a new log
+    /// line); it is kept exactly as sent.
     pub fn parse(raw: &str) -> Option<Self> {
-        (!raw.trim().is_empty() && !raw.chars().any(char::is_control))
-            .then(|| UserId(raw.to_owned()))
+        (!raw.trim().is_empty()
+            && raw.chars().count() <= Self::MAX_CHARS
+            && !raw.chars().any(char::is_control))
+        .then(|| UserId(raw.to_owned()))
     }
 
     pub fn demo() -> Self {

@@ -30,6 +30,8 @@ on_both_backends!(
     more_than_one_authorization_header_is_401,
     more_than_one_origin_header_is_403_at_the_handshake,
     a_user_id_claim_of_another_json_type_is_skipped,
+    user_ids_are_at_most_1024_characters_and_work_everywhere,
+    due_dates_keep_to_years_0000_to_9999,
 );
 
 const NUL: &str = "a\u{0}b";
@@ -548,4 +550,45 @@ async fn a_user_id_claim_of_another_json_type_is_skipped(backend: Backend) {
     // Only non-strings are skipped: no usable claim at all is still a 401.
     let token = forge(json!({ "sub": ["alice"], "userId": { "id": "alice" } }));
     assert_refused_everywhere(&app, &token, "alice", "no string claim").await;
+}
+
+/// A user id of 1,024 characters works for every change on both backends (on
+/// PostgreSQL it travels in `NOTIFY`); one more character is refused with 401.
+async fn user_ids_are_at_most_1024_characters_and_work_everywhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let longest = "u".repeat(1024);
+    let token = forge(json!({ "sub": longest }));
+    let (mut ws, ready) = app.ws_with_token(&token).await;
+    assert_eq!(ready["user_id"], longest.as_str());
+    let ack = ws
+        .ask("message.append", "m1", json!({"content": "hi"}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let ack = ws.ask("task.create", "c1", json!({"title": "t"})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    let too_long = forge(json!({ "sub": "u".repeat(1025) }));
+    list_as(&app, &"u".repeat(1025), &too_long)
+        .await
+        .assert_unauthorized("a 1,025-character user id");
+}
+
+/// A due date must read back as RFC 3339 on both backends: years 0000 to 9999 in UTC.
+async fn due_dates_keep_to_years_0000_to_9999(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for due in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+01:00"] {
+        let res = app
+            .post_task("alice", json!({"title": "t", "due_date": due}))
+            .await;
+        res.assert_error(422, "invalid");
+        assert_eq!(res.body["field"], "due_date", "{due}: {}", res.text);
+    }
+    let task = app
+        .create_task(
+            "alice",
+            json!({"title": "t", "due_date": "2026-03-01T09:30:00.123456789Z"}),
+        )
+        .await;
+    assert_eq!(task["due_date"], "2026-03-01T09:30:00.123456Z");
+    assert_eq!(app.get_task("alice", &task["id"]).await.body, task);
 }
