@@ -561,6 +561,9 @@ mod tests {
             ("DATABASE_LISTEN_URL", "postgres://u@h/db"),
             ("HTTP_HEADER_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "lots"),
+            ("GROUP_COMMIT", "sometimes"),
+            ("GROUP_COMMIT_MAX", "0"),
+            ("GROUP_COMMIT_WAIT_US", "2000000"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
@@ -595,6 +598,24 @@ mod tests {
         assert_eq!(s.database.event_retention, Duration::from_secs(604_800));
         assert_eq!(s.header_timeout, Duration::from_secs(10));
         assert_eq!(s.max_connections, None, "unset: derived from the fd limit");
+        let group = s.database.group_commit;
+        assert!(group.enabled);
+        assert_eq!(
+            (group.max, group.wait, group.committers),
+            (64, Duration::ZERO, 1)
+        );
+    }
+
+    #[test]
+    fn group_commit_runs_half_the_pool_on_postgres_and_can_be_off() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DATABASE_POOL_SIZE", "10"),
+        ]);
+        assert_eq!(s.unwrap().database.group_commit.committers, 5);
+        let s = settings(&[("GROUP_COMMIT", "off"), ("GROUP_COMMIT_WAIT_US", "500")]).unwrap();
+        assert!(!s.database.group_commit.enabled);
+        assert_eq!(s.database.group_commit.wait, Duration::from_micros(500));
     }
 
     #[test]
