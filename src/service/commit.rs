@@ -7,18 +7,23 @@
 //! each in a savepoint of one transaction (a failing change is rolled back alone and
 //! told its error), commits, publishes, and only then answers each job.
 //!
-//! A user has one change in flight at a time (the `Turn` travels with the job and
-//! is released after the publish), so a batch holds at most one change per user,
-//! and a user's changes commit and publish in `seq` order while other users'
-//! changes share the batch.
+//! A user's changes always go to the same committer, in the order they were
+//! submitted, so they commit and publish in `seq` order, several in one batch if
+//! they come together. The committer holds the turns of its batch's users from before
+//! the transaction to after the publish, so a joining connection's `ready` never
+//! falls between a commit and its publish.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    hash::{BuildHasher, RandomState},
+    sync::Arc,
+    time::Duration,
+};
 
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Key, Turn, fanout, repeated};
+use super::{Key, Turn, UserLocks, fanout, repeated};
 use crate::{
     config::GroupCommit,
     domain::{UserId, time},
@@ -51,10 +56,10 @@ pub(super) struct Change {
     pub write: Write,
 }
 
-/// Where the answer goes: the committed (or earlier) event, or why not. The user's
-/// turn is held until the event is published.
+/// Where the answer goes: the committed (or earlier) event, or why not. Without
+/// coalescing, the user's turn travels with it until the event is published.
 pub(super) struct Reply {
-    pub turn: Turn,
+    pub turn: Option<Turn>,
     pub done: oneshot::Sender<Result<Event>>,
 }
 
@@ -63,80 +68,95 @@ pub(super) struct Reply {
 pub(super) struct Committer {
     store: Store,
     hub: Arc<Hub>,
-    /// `None` with group commit off: each job commits in a task of its own.
-    queue: Option<mpsc::UnboundedSender<Job>>,
+    /// One queue per committer task; empty with group commit off (each job then
+    /// commits in a task of its own).
+    queues: Arc<[mpsc::UnboundedSender<Job>]>,
+    /// Picks a user's committer.
+    hasher: RandomState,
 }
 
 impl Committer {
     /// Starts `settings.committers` committer tasks (none with group commit off).
-    /// Each job in the queue holds its user's turn, so the queue holds at most one
-    /// job per user: it needs no bound of its own.
-    pub fn start(store: Store, hub: Arc<Hub>, settings: GroupCommit) -> Self {
-        let queue = settings.enabled.then(|| {
-            let (queue, jobs) = mpsc::unbounded_channel();
-            let jobs = Arc::new(Mutex::new(jobs));
-            for _ in 0..settings.committers {
+    /// The queues need no bound of their own: each connection has few requests in
+    /// flight (`WS_RATE_*`), and each job's caller gives up after the budget.
+    pub fn start(
+        store: Store,
+        hub: Arc<Hub>,
+        locks: Arc<UserLocks>,
+        settings: GroupCommit,
+    ) -> Self {
+        let committers = if settings.enabled {
+            settings.committers
+        } else {
+            0
+        };
+        let queues = (0..committers)
+            .map(|_| {
+                let (queue, jobs) = mpsc::unbounded_channel();
                 tokio::spawn(commit_batches(
                     store.clone(),
                     hub.clone(),
-                    jobs.clone(),
+                    locks.clone(),
+                    jobs,
                     settings,
                 ));
-            }
-            queue
-        });
-        Committer { store, hub, queue }
+                queue
+            })
+            .collect();
+        Committer {
+            store,
+            hub,
+            queues,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Whether changes share transactions (else each job brings its user's turn).
+    pub fn coalesces(&self) -> bool {
+        !self.queues.is_empty()
     }
 
     pub fn submit(&self, job: Job) {
-        match &self.queue {
-            Some(queue) => {
-                if let Err(mpsc::error::SendError(job)) = queue.send(job) {
-                    // Only when the runtime is shutting down.
-                    let _ = job.reply.done.send(Err(Error::Unavailable));
-                }
-            }
-            None => {
-                let (store, hub) = (self.store.clone(), self.hub.clone());
-                tokio::spawn(async move { commit_batch(&store, &hub, vec![job]).await });
-            }
+        if !self.coalesces() {
+            let (store, hub) = (self.store.clone(), self.hub.clone());
+            tokio::spawn(async move { commit_batch(&store, &hub, None, vec![job]).await });
+            return;
+        }
+        let committer = self.hasher.hash_one(&job.change.user) as usize % self.queues.len();
+        if let Err(mpsc::error::SendError(job)) = self.queues[committer].send(job) {
+            // Only when the runtime is shutting down.
+            let _ = job.reply.done.send(Err(Error::Unavailable));
         }
     }
 }
 
-/// One committer: takes a batch from the queue (one committer gathers at a time),
-/// commits it, and goes back for the next.
+/// One committer: takes what its queue holds as a batch, commits it, and goes back
+/// for the next.
 async fn commit_batches(
     store: Store,
     hub: Arc<Hub>,
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    locks: Arc<UserLocks>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
     settings: GroupCommit,
 ) {
-    loop {
-        let batch = {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                return;
+    while let Some(first) = jobs.recv().await {
+        let deadline = tokio::time::Instant::now() + settings.wait;
+        let mut batch = vec![first];
+        while batch.len() < settings.max {
+            let next = if settings.wait.is_zero() {
+                jobs.try_recv().ok()
+            } else {
+                tokio::time::timeout_at(deadline, jobs.recv())
+                    .await
+                    .ok()
+                    .flatten()
             };
-            let deadline = tokio::time::Instant::now() + settings.wait;
-            let mut batch = vec![first];
-            while batch.len() < settings.max {
-                let next = if settings.wait.is_zero() {
-                    jobs.try_recv().ok()
-                } else {
-                    tokio::time::timeout_at(deadline, jobs.recv())
-                        .await
-                        .ok()
-                        .flatten()
-                };
-                match next {
-                    Some(job) => batch.push(job),
-                    None => break,
-                }
+            match next {
+                Some(job) => batch.push(job),
+                None => break,
             }
-            batch
-        };
-        commit_batch(&store, &hub, batch).await;
+        }
+        commit_batch(&store, &hub, Some(&locks), batch).await;
     }
 }
 
@@ -146,12 +166,34 @@ enum Written {
     Earlier(Event),
 }
 
-/// Writes, commits and publishes `jobs` in one transaction, then answers each.
-async fn commit_batch(store: &Store, hub: &Hub, mut jobs: Vec<Job>) {
+/// Writes, commits and publishes `jobs` in one transaction, then answers each. With
+/// `locks`, holds the turns of the batch's users meanwhile.
+async fn commit_batch(
+    store: &Store,
+    hub: &Hub,
+    locks: Option<&Arc<UserLocks>>,
+    mut jobs: Vec<Job>,
+) {
     // Every instance locks users' `seq` rows in this order: two batches sharing users
-    // wait for one another, never in a cycle.
+    // wait for one another, never in a cycle. Stable: a user's changes keep their order.
     jobs.sort_by(|a, b| a.change.user.as_str().cmp(b.change.user.as_str()));
     let size = jobs.len();
+    let mut turns = Vec::new();
+    if let Some(locks) = locks {
+        let mut users: Vec<UserId> = jobs.iter().map(|job| job.change.user.clone()).collect();
+        users.dedup();
+        for user in users {
+            match locks.turn(&user, store.budget()).await {
+                Ok(turn) => turns.push(turn),
+                Err(err) => {
+                    for job in jobs {
+                        let _ = job.reply.done.send(Err(copy(&err)));
+                    }
+                    return;
+                }
+            }
+        }
+    }
     let (changes, replies): (Vec<_>, Vec<_>) =
         jobs.into_iter().map(|job| (job.change, job.reply)).unzip();
     let (tx, outcomes) = match store.bounded(write_batch(store, changes)).await {
@@ -176,21 +218,21 @@ async fn commit_batch(store: &Store, hub: &Hub, mut jobs: Vec<Job>) {
         Ok(())
     };
     for (outcome, reply) in outcomes.into_iter().zip(replies) {
-        let answer = match outcome {
-            Ok(Written::New(user, event)) => match &committed {
-                Ok(()) => {
-                    fanout::publish_in_order(store, hub, &user, &event).await;
-                    Ok(event)
-                }
-                Err(err) => Err(copy(err)),
-            },
-            Ok(Written::Earlier(event)) => Ok(event),
-            Err(err) => Err(err),
+        let answer = match (outcome, &committed) {
+            (Err(err), _) => Err(err),
+            // An earlier change may be one of this batch's.
+            (Ok(_), Err(err)) => Err(copy(err)),
+            (Ok(Written::New(user, event)), Ok(())) => {
+                fanout::publish_in_order(store, hub, &user, &event).await;
+                Ok(event)
+            }
+            (Ok(Written::Earlier(event)), Ok(())) => Ok(event),
         };
         let _ = reply.done.send(answer);
         // The user's next change may go now: its event comes after this one.
         drop(reply.turn);
     }
+    drop(turns);
 }
 
 /// Runs every change in `changes` in one transaction, each (in a batch of more than

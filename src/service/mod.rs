@@ -1,9 +1,9 @@
 //! The service layer: what each request means, shared by the REST routes and the
 //! WebSocket frame handlers, which are thin adapters over it.
 //!
-//! Every change goes through `Service::change`: one transaction writes the rows and
-//! the event with the user's next `seq`, commits, and only then is the event fanned
-//! out and the change acknowledged. A change requested with an id is recorded under
+//! Every change goes through `Service::change`: a transaction (shared with other
+//! changes: `commit`) writes the rows and the event with the user's next `seq`,
+//! commits, and only then is the event fanned out and the change acknowledged. A change requested with an id is recorded under
 //! that id in the same transaction, so a retry returns the first answer instead of
 //! writing twice.
 
@@ -101,11 +101,29 @@ pub enum JoinError {
     Failed(Error),
 }
 
-/// One lock per user with changes in flight on this instance: a user's changes
-/// commit and fan out in `seq` order, and other users never wait for them. An entry
-/// lives only while someone holds or waits for it.
+/// One lock per user with changes committing on this instance: a joining
+/// connection's `ready`, and other instances' events, never fall between a commit and
+/// its publish, and other users never wait for them. An entry lives only while
+/// someone holds or waits for it.
 #[derive(Default)]
 struct UserLocks(DashMap<UserId, Arc<Mutex<()>>>);
+
+impl UserLocks {
+    /// Waits for the user's turn, within `budget` (a change stuck on a hung database
+    /// must not hold the user's requests forever).
+    async fn turn(self: &Arc<Self>, user: &UserId, budget: std::time::Duration) -> Result<Turn> {
+        let lock = self.0.entry(user.clone()).or_default().clone();
+        let guard = tokio::time::timeout(budget, lock.lock_owned()).await;
+        // Made before the outcome is known, so a waiter that gave up also cleans up.
+        let mut turn = Turn {
+            guard: None,
+            locks: self.clone(),
+            user: user.clone(),
+        };
+        turn.guard = Some(guard.map_err(|_| Error::Unavailable)?);
+        Ok(turn)
+    }
+}
 
 /// A user's turn to change data; the next one waits until it is dropped.
 struct Turn {
@@ -136,11 +154,12 @@ pub struct Service {
 impl Service {
     /// Starts the committer tasks: call within the runtime.
     pub fn new(store: Store, hub: Arc<Hub>, group_commit: GroupCommit) -> Self {
+        let locks = Arc::<UserLocks>::default();
         Service {
-            committer: Committer::start(store.clone(), hub.clone(), group_commit),
+            committer: Committer::start(store.clone(), hub.clone(), locks.clone(), group_commit),
             store,
             hub,
-            locks: Arc::default(),
+            locks,
         }
     }
 
@@ -178,27 +197,17 @@ impl Service {
         Ok(registration)
     }
 
-    /// Waits for the user's turn, within the database budget (a change stuck on a
-    /// hung database must not hold the user's requests forever).
+    /// Waits for the user's turn, within the database budget.
     async fn turn(&self, user: &UserId) -> Result<Turn> {
-        let lock = self.locks.0.entry(user.clone()).or_default().clone();
-        let guard = tokio::time::timeout(self.store.budget(), lock.lock_owned()).await;
-        // Made before the outcome is known, so a waiter that gave up also cleans up.
-        let mut turn = Turn {
-            guard: None,
-            locks: self.locks.clone(),
-            user: user.clone(),
-        };
-        turn.guard = Some(guard.map_err(|_| Error::Unavailable)?);
-        Ok(turn)
+        self.locks.turn(user, self.store.budget()).await
     }
 
     /// Runs `write` in a transaction, records its result as event `name` (under the
     /// request's `key`), commits, then fans the event out. The result is the event's
     /// data, as the ack's is. A key already recorded answers with the change it made.
     ///
-    /// The transaction is shared with other users' changes (`commit`). Once queued,
-    /// the change finishes even if the request is dropped (a client that disconnects
+    /// The transaction is shared with other changes (`commit`). Once queued, the
+    /// change finishes even if the request is dropped (a client that disconnects
     /// mid-commit) or answered `unavailable` (a commit slower than the budget): a
     /// retry with the same id returns its ack once it has committed.
     async fn change<T, W>(
@@ -212,7 +221,13 @@ impl Service {
         T: Serialize + DeserializeOwned,
         W: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + 'static,
     {
-        let turn = self.turn(&actor.user).await?;
+        // Without coalescing, a change holds its user's turn from here to its publish,
+        // as its own transaction commits in a task of its own; a committer takes the
+        // turns of its batch's users itself.
+        let turn = match self.committer.coalesces() {
+            true => None,
+            false => Some(self.turn(&actor.user).await?),
+        };
         let (done, answer) = oneshot::channel();
         let write: commit::Write = Box::new(|tx| Box::pin(async { to_raw(&write(tx).await?) }));
         self.committer.submit(Job {

@@ -1,5 +1,5 @@
-//! Group commit: concurrent changes of many users share one transaction, and an ack
-//! still means committed. A failing change fails alone; every user's `seq` stays
+//! Group commit: concurrent changes (of many users, and several of one user) share
+//! one transaction, and an ack still means committed. A failing change fails alone; every user's `seq` stays
 //! contiguous and in order on every connection; a request sent twice at once is
 //! written once. Each test runs with coalescing on and off (`GROUP_COMMIT=off`).
 
