@@ -68,6 +68,24 @@ pub struct DatabaseSettings {
     /// How long committed events are kept for `resume` (idempotency keys stay at
     /// least a day whatever this says).
     pub event_retention: Duration,
+    pub group_commit: GroupCommit,
+}
+
+/// How concurrent changes share transactions (`GROUP_COMMIT`, `GROUP_COMMIT_MAX`,
+/// `GROUP_COMMIT_WAIT_US`): a commit costs a disk flush whatever it carries, so many
+/// changes per transaction acknowledge many more changes per second.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupCommit {
+    /// Off: one transaction per change, each in a task of its own.
+    pub enabled: bool,
+    /// Most changes in one transaction.
+    pub max: usize,
+    /// How long a batch waits for more changes once it has one; zero takes what is
+    /// queued (changes queue up while the database is busy, so batches grow with load).
+    pub wait: Duration,
+    /// Transactions in flight at once: one on SQLite (one writer), half the pool on
+    /// PostgreSQL (the rest serves reads).
+    pub committers: usize,
 }
 
 /// `SQLITE_SYNCHRONOUS`.
@@ -219,6 +237,13 @@ impl Settings {
         let number = |var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
             number_in(var, get(var), default, range)
         };
+        let switch =
+            |var: &'static str, default: bool| match get(var).map(|v| v.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+                Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+                Some(v) => Err(bad(var, format!("expected true or false, got {v:?}"))),
+            };
         let url = DatabaseUrl::parse(&raw_url).map_err(|m| bad(url_var, m))?;
         let listen_url = match get("DATABASE_LISTEN_URL") {
             None => None,
@@ -235,7 +260,7 @@ impl Settings {
                 Err(message) => return Err(bad("DATABASE_LISTEN_URL", message)),
             },
         };
-        let database = DatabaseSettings {
+        let mut database = DatabaseSettings {
             url,
             listen_url,
             pool_size: number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32,
@@ -256,6 +281,16 @@ impl Settings {
                 7 * 24 * 3600,
                 1..=10 * 365 * 24 * 3600,
             )?),
+            group_commit: GroupCommit {
+                enabled: switch("GROUP_COMMIT", true)?,
+                max: number("GROUP_COMMIT_MAX", 64, 1..=1000)? as usize,
+                wait: Duration::from_micros(number("GROUP_COMMIT_WAIT_US", 0, 0..=1_000_000)?),
+                committers: 1,
+            },
+        };
+        database.group_commit.committers = match database.url.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => (database.pool_size as usize / 2).max(1),
         };
 
         let host = match get("HOST") {
@@ -288,17 +323,7 @@ impl Settings {
             }
         }
 
-        let demo_mode = match get("DEMO_MODE").map(|v| v.to_ascii_lowercase()) {
-            None => false,
-            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
-            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
-            Some(v) => {
-                return Err(bad(
-                    "DEMO_MODE",
-                    format!("expected true or false, got {v:?}"),
-                ));
-            }
-        };
+        let demo_mode = switch("DEMO_MODE", false)?;
 
         let ws = WsSettings {
             max_frame_bytes: number("WS_MAX_FRAME_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?
@@ -536,6 +561,9 @@ mod tests {
             ("DATABASE_LISTEN_URL", "postgres://u@h/db"),
             ("HTTP_HEADER_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "lots"),
+            ("GROUP_COMMIT", "sometimes"),
+            ("GROUP_COMMIT_MAX", "0"),
+            ("GROUP_COMMIT_WAIT_US", "2000000"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
@@ -570,6 +598,24 @@ mod tests {
         assert_eq!(s.database.event_retention, Duration::from_secs(604_800));
         assert_eq!(s.header_timeout, Duration::from_secs(10));
         assert_eq!(s.max_connections, None, "unset: derived from the fd limit");
+        let group = s.database.group_commit;
+        assert!(group.enabled);
+        assert_eq!(
+            (group.max, group.wait, group.committers),
+            (64, Duration::ZERO, 1)
+        );
+    }
+
+    #[test]
+    fn group_commit_runs_half_the_pool_on_postgres_and_can_be_off() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DATABASE_POOL_SIZE", "10"),
+        ]);
+        assert_eq!(s.unwrap().database.group_commit.committers, 5);
+        let s = settings(&[("GROUP_COMMIT", "off"), ("GROUP_COMMIT_WAIT_US", "500")]).unwrap();
+        assert!(!s.database.group_commit.enabled);
+        assert_eq!(s.database.group_commit.wait, Duration::from_micros(500));
     }
 
     #[test]

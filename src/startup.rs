@@ -76,7 +76,11 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
         let state = Arc::new(App {
-            service: Service::new(store, Hub::new(settings.ws.max_connections_per_user)),
+            service: Service::new(
+                store,
+                Hub::new(settings.ws.max_connections_per_user),
+                settings.database.group_commit,
+            ),
             auth: Authenticator::new(&settings.auth),
             settings,
             shutdown: Shutdown::default(),

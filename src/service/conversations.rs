@@ -25,21 +25,24 @@ impl Service {
         message: NewMessage,
     ) -> Result<Committed<Appended>> {
         let key = actor.key("message.append", &message)?;
-        self.change(actor, EventName::MessageAppended, key, async |tx| {
-            let now = time::now();
-            let conversation = match message.conversation_id {
-                None => tx.insert_conversation(&actor.user, now).await?,
-                Some(id) => tx
-                    .touch_conversation(&actor.user, id, now)
-                    .await?
-                    .ok_or_else(conversation_not_found)?,
-            };
-            let message = tx
-                .insert_message(&actor.user, conversation.id, message, now)
-                .await?;
-            Ok(Appended {
-                conversation,
-                message,
+        let user = actor.user.clone();
+        self.change(actor, EventName::MessageAppended, key, move |tx| {
+            Box::pin(async move {
+                let now = time::now();
+                let conversation = match message.conversation_id {
+                    None => tx.insert_conversation(&user, now).await?,
+                    Some(id) => tx
+                        .touch_conversation(&user, id, now)
+                        .await?
+                        .ok_or_else(conversation_not_found)?,
+                };
+                let message = tx
+                    .insert_message(&user, conversation.id, message, now)
+                    .await?;
+                Ok(Appended {
+                    conversation,
+                    message,
+                })
             })
         })
         .await

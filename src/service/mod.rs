@@ -1,40 +1,37 @@
 //! The service layer: what each request means, shared by the REST routes and the
 //! WebSocket frame handlers, which are thin adapters over it.
 //!
-//! Every change goes through `Service::change`: one transaction writes the rows and
-//! the event with the user's next `seq`, commits, and only then is the event fanned
-//! out and the change acknowledged. A change requested with an id is recorded under
+//! Every change goes through `Service::change`: a transaction (shared with other
+//! changes: `commit`) writes the rows and the event with the user's next `seq`,
+//! commits, and only then is the event fanned out and the change acknowledged. A change requested with an id is recorded under
 //! that id in the same transaction, so a retry returns the first answer instead of
 //! writing twice.
 
+mod commit;
 mod conversations;
 mod fanout;
 mod tasks;
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use base64::Engine;
 use dashmap::DashMap;
+use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 use tungstenite::Utf8Bytes;
 
 use crate::{
-    domain::{UserId, time},
+    config::GroupCommit,
+    domain::UserId,
     error::{Error, Result},
     hub::{Hub, Outbound, Peer, Registration},
     protocol::{Event, EventName, RequestId},
     store::{RequestKey, Store, StoredEvent, Tx},
 };
-
-/// How long a commit may take to tell its outcome before the gateway stops waiting
-/// for it. The request itself answers `unavailable` after `DATABASE_TIMEOUT_SECS`;
-/// the commit goes on, and if it succeeds its event still reaches the user.
-const COMMIT_OUTCOME_LIMIT: Duration = Duration::from_secs(30);
+use commit::{Change, Committer, Job, Reply};
 
 /// Who asks for a change: the user, and the id of the WebSocket request that asks
 /// (none for REST), which is the change's idempotency key.
@@ -104,11 +101,29 @@ pub enum JoinError {
     Failed(Error),
 }
 
-/// One lock per user with changes in flight on this instance: a user's changes
-/// commit and fan out in `seq` order, and other users never wait for them. An entry
-/// lives only while someone holds or waits for it.
+/// One lock per user with changes committing on this instance: a joining
+/// connection's `ready`, and other instances' events, never fall between a commit and
+/// its publish, and other users never wait for them. An entry lives only while
+/// someone holds or waits for it.
 #[derive(Default)]
 struct UserLocks(DashMap<UserId, Arc<Mutex<()>>>);
+
+impl UserLocks {
+    /// Waits for the user's turn, within `budget` (a change stuck on a hung database
+    /// must not hold the user's requests forever).
+    async fn turn(self: &Arc<Self>, user: &UserId, budget: std::time::Duration) -> Result<Turn> {
+        let lock = self.0.entry(user.clone()).or_default().clone();
+        let guard = tokio::time::timeout(budget, lock.lock_owned()).await;
+        // Made before the outcome is known, so a waiter that gave up also cleans up.
+        let mut turn = Turn {
+            guard: None,
+            locks: self.clone(),
+            user: user.clone(),
+        };
+        turn.guard = Some(guard.map_err(|_| Error::Unavailable)?);
+        Ok(turn)
+    }
+}
 
 /// A user's turn to change data; the next one waits until it is dropped.
 struct Turn {
@@ -133,14 +148,18 @@ pub struct Service {
     store: Store,
     hub: Arc<Hub>,
     locks: Arc<UserLocks>,
+    committer: Committer,
 }
 
 impl Service {
-    pub fn new(store: Store, hub: Arc<Hub>) -> Self {
+    /// Starts the committer tasks: call within the runtime.
+    pub fn new(store: Store, hub: Arc<Hub>, group_commit: GroupCommit) -> Self {
+        let locks = Arc::<UserLocks>::default();
         Service {
+            committer: Committer::start(store.clone(), hub.clone(), locks.clone(), group_commit),
             store,
             hub,
-            locks: Arc::default(),
+            locks,
         }
     }
 
@@ -178,119 +197,62 @@ impl Service {
         Ok(registration)
     }
 
-    /// Waits for the user's turn, within the database budget (a change stuck on a
-    /// hung database must not hold the user's requests forever).
+    /// Waits for the user's turn, within the database budget.
     async fn turn(&self, user: &UserId) -> Result<Turn> {
-        let lock = self.locks.0.entry(user.clone()).or_default().clone();
-        let guard = tokio::time::timeout(self.store.budget(), lock.lock_owned()).await;
-        // Made before the outcome is known, so a waiter that gave up also cleans up.
-        let mut turn = Turn {
-            guard: None,
-            locks: self.locks.clone(),
-            user: user.clone(),
-        };
-        turn.guard = Some(guard.map_err(|_| Error::Unavailable)?);
-        Ok(turn)
+        self.locks.turn(user, self.store.budget()).await
     }
 
     /// Runs `write` in a transaction, records its result as event `name` (under the
     /// request's `key`), commits, then fans the event out. The result is the event's
     /// data, as the ack's is. A key already recorded answers with the change it made.
-    async fn change<T: Serialize + DeserializeOwned>(
+    ///
+    /// The transaction is shared with other changes (`commit`). Once queued, the
+    /// change finishes even if the request is dropped (a client that disconnects
+    /// mid-commit) or answered `unavailable` (a commit slower than the budget): a
+    /// retry with the same id returns its ack once it has committed.
+    async fn change<T, W>(
         &self,
         actor: &Actor,
         name: EventName,
         key: Option<Key>,
-        write: impl AsyncFnOnce(&mut Tx) -> Result<T>,
-    ) -> Result<Committed<T>> {
-        let turn = self.turn(&actor.user).await?;
-        let written = self
-            .store
-            .bounded(async {
-                let mut tx = self.store.begin().await?;
-                // First: it waits for the user's other changes, on every instance.
-                let seq = tx.next_seq(&actor.user).await?;
-                if let Some(key) = &key
-                    && let Some(prior) = tx.event_of_request(&actor.user, key.id.as_str()).await?
-                {
-                    return Ok(Written::Before(prior));
-                }
-                let value = write(&mut tx).await?;
-                let event = Event {
-                    name,
-                    seq,
-                    data: to_raw(&value)?,
-                };
-                let stored_key = key.as_ref().map(Key::stored);
-                tx.append_event(
-                    &actor.user,
-                    seq,
-                    name.as_str(),
-                    event.data.get(),
-                    stored_key,
-                    time::now(),
-                )
-                .await?;
-                // Other instances hear of it when, and only if, it commits.
-                if self.store.announces_events() {
-                    tx.notify(&self.store, &fanout::notice(&actor.user, &event))
-                        .await?;
-                }
-                Ok(Written::Now(tx, value, event))
-            })
-            .await?;
-        let (tx, value, event) = match written {
-            Written::Now(tx, value, event) => (tx, value, event),
-            Written::Before(prior) => {
-                let key = key.expect("only a keyed change finds an earlier one");
-                return repeated(name, &key, prior);
-            }
+        write: W,
+    ) -> Result<Committed<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        W: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + 'static,
+    {
+        // Without coalescing, a change holds its user's turn from here to its publish,
+        // as its own transaction commits in a task of its own; a committer takes the
+        // turns of its batch's users itself.
+        let turn = match self.committer.coalesces() {
+            true => None,
+            false => Some(self.turn(&actor.user).await?),
         };
-        // Past this point the change must finish even if the request is dropped (a
-        // client that disconnects mid-commit): commit and publish in a task of their own.
-        let (store, hub) = (self.store.clone(), self.hub.clone());
-        let user = actor.user.clone();
-        let finish = tokio::spawn(async move {
-            let _turn = turn;
-            let committing = std::time::Instant::now();
-            match tokio::time::timeout(COMMIT_OUTCOME_LIMIT, tx.commit()).await {
-                Ok(committed) => {
-                    committed?;
-                    metrics::histogram!("taskwire_commit_seconds")
-                        .record(committing.elapsed().as_secs_f64());
-                    metrics::histogram!("taskwire_commit_batch_size").record(1.0);
-                }
-                Err(_) => {
-                    tracing::error!(seq = event.seq, "commit outcome unknown after 30 s");
-                    return Err(Error::Unavailable);
-                }
-            }
-            fanout::publish_in_order(&store, &hub, &user, &event).await;
-            Ok::<_, Error>(event)
+        let (done, answer) = oneshot::channel();
+        let write: commit::Write = Box::new(|tx| Box::pin(async { to_raw(&write(tx).await?) }));
+        self.committer.submit(Job {
+            change: Change {
+                user: actor.user.clone(),
+                name,
+                key,
+                write,
+            },
+            reply: Reply { turn, done },
         });
-        // A commit slower than the budget is answered `unavailable`; it goes on, and a
-        // retry with the same id returns its ack once it has committed.
-        let event = match tokio::time::timeout(self.store.budget(), finish).await {
-            Ok(joined) => joined.map_err(|e| Error::Internal(e.into()))??,
-            Err(_) => return Err(Error::Unavailable),
+        let event = match tokio::time::timeout(self.store.budget(), answer).await {
+            Ok(Ok(answer)) => answer?,
+            // Not answered in time, or the batch was given up.
+            Ok(Err(_)) | Err(_) => return Err(Error::Unavailable),
         };
+        let value =
+            serde_json::from_str(event.data.get()).map_err(|e| Error::Internal(e.into()))?;
         Ok(Committed { value, event })
     }
 }
 
-/// What a change's transaction found: its own write, or the change its key made before.
-enum Written<T> {
-    Now(Tx, T, Event),
-    Before(StoredEvent),
-}
-
-/// The answer to a repeated request: the first one's, or `conflict` when the id was
-/// used for another request.
-fn repeated<T: DeserializeOwned>(
-    name: EventName,
-    key: &Key,
-    prior: StoredEvent,
-) -> Result<Committed<T>> {
+/// The answer to a repeated request: the first one's event, or `conflict` when the id
+/// was used for another request.
+fn repeated(name: EventName, key: &Key, prior: StoredEvent) -> Result<Event> {
     if prior.request_hash.as_deref() != Some(key.hash.as_str()) {
         return Err(Error::Conflict(
             format!(
@@ -300,15 +262,11 @@ fn repeated<T: DeserializeOwned>(
             .into(),
         ));
     }
-    let value = serde_json::from_str(&prior.data).map_err(|e| Error::Internal(e.into()))?;
     let data = RawValue::from_string(prior.data).map_err(|e| Error::Internal(e.into()))?;
-    Ok(Committed {
-        value,
-        event: Event {
-            name,
-            seq: prior.seq,
-            data,
-        },
+    Ok(Event {
+        name,
+        seq: prior.seq,
+        data,
     })
 }
 

@@ -13,8 +13,9 @@ impl Service {
     #[instrument(skip_all, fields(user = ?actor.user.as_str()))]
     pub async fn create_task(&self, actor: &Actor, task: NewTask) -> Result<Committed<Task>> {
         let key = actor.key("task.create", &task)?;
-        self.change(actor, EventName::TaskCreated, key, async |tx| {
-            tx.insert_task(&actor.user, task, time::now()).await
+        let user = actor.user.clone();
+        self.change(actor, EventName::TaskCreated, key, move |tx| {
+            Box::pin(async move { tx.insert_task(&user, task, time::now()).await })
         })
         .await
     }
@@ -63,10 +64,13 @@ impl Service {
         patch: TaskPatch,
         key: Option<Key>,
     ) -> Result<Committed<Task>> {
-        self.change(actor, EventName::TaskUpdated, key, async |tx| {
-            tx.update_task(&actor.user, id, patch, time::now())
-                .await?
-                .ok_or_else(task_not_found)
+        let user = actor.user.clone();
+        self.change(actor, EventName::TaskUpdated, key, move |tx| {
+            Box::pin(async move {
+                tx.update_task(&user, id, patch, time::now())
+                    .await?
+                    .ok_or_else(task_not_found)
+            })
         })
         .await
     }
@@ -74,12 +78,15 @@ impl Service {
     #[instrument(skip_all, fields(user = ?actor.user.as_str(), task_id = id.get()))]
     pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
         let key = actor.key("task.delete", &id)?;
-        self.change(actor, EventName::TaskDeleted, key, async |tx| {
-            if tx.delete_task(&actor.user, id).await? {
-                Ok(TaskDeleted { task_id: id })
-            } else {
-                Err(task_not_found())
-            }
+        let user = actor.user.clone();
+        self.change(actor, EventName::TaskDeleted, key, move |tx| {
+            Box::pin(async move {
+                if tx.delete_task(&user, id).await? {
+                    Ok(TaskDeleted { task_id: id })
+                } else {
+                    Err(task_not_found())
+                }
+            })
         })
         .await
     }

@@ -58,19 +58,24 @@ impl EventsChannel {
 }
 
 impl Tx {
-    /// Announces `payload` on the events channel when this transaction commits
-    /// (PostgreSQL; nothing on SQLite, which serves one instance).
-    pub async fn notify(&mut self, store: &Store, payload: &str) -> Result<()> {
+    /// Announces each of `payloads` on the events channel when this transaction
+    /// commits, in one statement (PostgreSQL; nothing on SQLite, which serves one
+    /// instance).
+    pub async fn notify(&mut self, store: &Store, payloads: &[String]) -> Result<()> {
         let Some(channel) = store.events.as_ref().and_then(|e| e.name.get()) else {
             return Ok(());
         };
-        let stmt = Query::select()
-            .expr(
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = Query::select();
+        for payload in payloads {
+            stmt.expr(
                 Func::cust("pg_notify")
                     .arg(Expr::val(channel.as_str()))
-                    .arg(Expr::val(payload)),
-            )
-            .to_owned();
+                    .arg(Expr::val(payload.as_str())),
+            );
+        }
         self.execute(&stmt).await?;
         Ok(())
     }

@@ -297,6 +297,25 @@ impl Tx {
         })
     }
 
+    /// Marks where the next change of a batch starts, so that its failure undoes it
+    /// alone (`rollback_to_savepoint`). Never released: a release is one more round
+    /// trip, and the commit keeps every change that was not rolled back either way.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.raw("SAVEPOINT change").await
+    }
+
+    /// Undoes what ran since the last `savepoint`, even after an error, and goes on.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.raw("ROLLBACK TO SAVEPOINT change").await
+    }
+
+    async fn raw(&mut self, sql: &'static str) -> Result<()> {
+        on_backend!(Tx, self, tx, _qb => {
+            sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            Ok(())
+        })
+    }
+
     pub async fn commit(self) -> Result<()> {
         on_backend!(Tx, self, tx, _qb => Ok(tx.commit().await?))
     }

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod crash_check;
 mod database;
+mod group_commit;
 mod hardening_http;
 mod hardening_input;
 mod hardening_ws;
