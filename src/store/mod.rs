@@ -309,6 +309,8 @@ impl Tx {
         self.raw("ROLLBACK TO SAVEPOINT change").await
     }
 
+    /// Transaction control, which sea-query does not build (like `BEGIN IMMEDIATE`
+    /// above): fixed text, no values.
     async fn raw(&mut self, sql: &'static str) -> Result<()> {
         on_backend!(Tx, self, tx, _qb => {
             sqlx::raw_sql(sql).execute(&mut **tx).await?;
