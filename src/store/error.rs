@@ -145,17 +145,43 @@ mod tests {
 
     #[tokio::test]
     async fn real_sqlite_errors_are_classified_by_their_code() {
+        use sea_query::{ColumnDef, Iden, Query, SqliteQueryBuilder, Table};
+
+        #[derive(Iden)]
+        enum T {
+            Table,
+            Id,
+            Name,
+            Missing,
+        }
+        let run = async |conn: &mut SqliteConnection, sql: String| {
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.map(drop)
+        };
+        let insert = |id: i64, name: &str| {
+            Query::insert()
+                .into_table(T::Table)
+                .columns([T::Id, T::Name])
+                .values_panic([id.into(), name.into()])
+                .to_string(SqliteQueryBuilder)
+        };
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
-            .await
-            .unwrap();
-        conn.execute("INSERT INTO t VALUES (1, 'a')").await.unwrap();
+        let create = Table::create()
+            .table(T::Table)
+            .col(ColumnDef::new(T::Id).integer().primary_key())
+            .col(ColumnDef::new(T::Name).text().unique_key())
+            .to_string(SqliteQueryBuilder);
+        run(&mut conn, create).await.unwrap();
+        run(&mut conn, insert(1, "a")).await.unwrap();
+        let missing = Query::select()
+            .column(T::Id)
+            .from(T::Missing)
+            .to_string(SqliteQueryBuilder);
         for (sql, code) in [
-            ("INSERT INTO t VALUES (2, 'a')", "2067"),
-            ("INSERT INTO t VALUES (1, 'b')", "1555"),
-            ("SELECT * FROM missing", "1"),
+            (insert(2, "a"), "2067"),
+            (insert(1, "b"), "1555"),
+            (missing, "1"),
         ] {
-            let err = conn.execute(sql).await.unwrap_err();
+            let err = run(&mut conn, sql.clone()).await.unwrap_err();
             let sqlx::Error::Database(db) = &err else {
                 panic!("{sql}: {err:?}");
             };
