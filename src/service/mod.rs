@@ -224,9 +224,10 @@ impl Service {
         // Without coalescing, a change holds its user's turn from here to its publish,
         // as its own transaction commits in a task of its own; a committer takes the
         // turns of its batch's users itself.
-        let turn = match self.committer.coalesces() {
-            true => None,
-            false => Some(self.turn(&actor.user).await?),
+        let turn = if self.committer.coalesces() {
+            None
+        } else {
+            Some(self.turn(&actor.user).await?)
         };
         let (done, answer) = oneshot::channel();
         let write: commit::Write = Box::new(|tx| Box::pin(async { to_raw(&write(tx).await?) }));
