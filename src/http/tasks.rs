@@ -53,7 +53,7 @@ async fn create(
 ) -> Result<impl IntoResponse> {
     let task = NewTask::try_from(body)?;
     let created = state.service.create_task(&path.actor(), task).await?;
-    Ok((StatusCode::CREATED, Json(created.value)))
+    Ok((StatusCode::CREATED, Json(created.value()?)))
 }
 
 async fn show(State(state): State<AppState>, path: PathUser) -> Result<impl IntoResponse> {
@@ -69,7 +69,7 @@ async fn update(
     let id = task_id(&path)?;
     let patch = TaskPatch::try_from(body)?;
     let updated = state.service.update_task(&path.actor(), id, patch).await?;
-    Ok(Json(updated.value))
+    Ok(Json(updated.value()?))
 }
 
 async fn remove(State(state): State<AppState>, path: PathUser) -> Result<StatusCode> {
@@ -96,5 +96,5 @@ async fn complete(
         .service
         .complete_task(&path.actor(), id, completed)
         .await?;
-    Ok(Json(CompletionState::from(&updated.value)))
+    Ok(Json(CompletionState::from(&updated.value()?)))
 }

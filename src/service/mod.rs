@@ -12,7 +12,7 @@ mod conversations;
 mod fanout;
 mod tasks;
 
-use std::sync::Arc;
+use std::{marker::PhantomData, sync::Arc};
 
 use base64::Engine;
 use dashmap::DashMap;
@@ -84,12 +84,19 @@ impl Key {
     }
 }
 
-/// A committed change: its result, and the event that carries it (whose `data` is
-/// the ack's, serialized once).
+/// A committed change: the event that carries it, whose `data` is the ack's,
+/// serialized once. REST reads it back as a `T`; WebSocket sends it as it is.
 #[derive(Debug)]
 pub struct Committed<T> {
-    pub value: T,
     pub event: Event,
+    result: PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Committed<T> {
+    /// The change's result as a value (REST answers with it).
+    pub fn value(&self) -> Result<T> {
+        serde_json::from_str(self.event.data.get()).map_err(|e| Error::Internal(e.into()))
+    }
 }
 
 /// Why a connection could not join.
@@ -218,7 +225,7 @@ impl Service {
         write: W,
     ) -> Result<Committed<T>>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize,
         W: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + 'static,
     {
         // Without coalescing, a change holds its user's turn from here to its publish,
@@ -245,9 +252,10 @@ impl Service {
             // Not answered in time, or the batch was given up.
             Ok(Err(_)) | Err(_) => return Err(Error::Unavailable),
         };
-        let value =
-            serde_json::from_str(event.data.get()).map_err(|e| Error::Internal(e.into()))?;
-        Ok(Committed { value, event })
+        Ok(Committed {
+            event,
+            result: PhantomData,
+        })
     }
 }
 
