@@ -255,15 +255,8 @@ async fn copies_of_one_request_are_written_once(backend: Backend, mode: Mode) {
             );
         }
         let conversation_id = id_of_conversation(&first);
-        let history = tab
-            .ask(
-                "conversation.history",
-                "h",
-                json!({"conversation_id": conversation_id}),
-            )
-            .await;
         assert_eq!(
-            history["data"]["messages"].as_array().unwrap().len(),
+            tab.message_contents(conversation_id).await.len(),
             1,
             "round {round}: written once"
         );

@@ -218,20 +218,11 @@ async fn a_commit_whose_reply_is_lost_is_delivered_and_not_written_twice() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     assert_eq!(write_ack(&ack, "m1"), (event["data"].clone(), seq));
-    let history = tab
-        .ask(
-            "conversation.history",
-            "h",
-            json!({"conversation_id": conversation_id}),
-        )
-        .await;
-    let contents: Vec<&str> = history["data"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(contents, ["warm up", "once"], "written once");
+    assert_eq!(
+        tab.message_contents(conversation_id).await,
+        ["warm up", "once"],
+        "written once"
+    );
     other_tab.assert_alive("no event twice").await;
 }
 

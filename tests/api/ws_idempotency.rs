@@ -8,7 +8,7 @@ use crate::helpers::{
     app::{Options, another_instance, spawn_app},
     db::Backend,
     json::id,
-    ws::{WsClient, assert_ws_error, req, write_ack},
+    ws::{assert_ws_error, req, write_ack},
 };
 use crate::on_both_backends;
 
@@ -22,17 +22,6 @@ on_both_backends!(
     concurrent_copies_write_once_and_get_one_ack,
     every_change_type_is_idempotent,
 );
-
-async fn message_count(ws: &mut WsClient, conversation_id: i64) -> usize {
-    let history = ws
-        .ask(
-            "conversation.history",
-            "count",
-            json!({"conversation_id": conversation_id, "limit": 200}),
-        )
-        .await;
-    history["data"]["messages"].as_array().unwrap().len()
-}
 
 async fn a_retry_returns_the_first_ack_and_writes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -75,7 +64,7 @@ async fn a_retry_on_another_connection_returns_the_first_ack(backend: Backend) {
         .await;
     assert_eq!(retry, first);
     let conversation_id = id(&appended["conversation"]);
-    assert_eq!(message_count(&mut again, conversation_id).await, 1);
+    assert_eq!(again.message_contents(conversation_id).await.len(), 1);
 }
 
 async fn a_retry_on_another_instance_returns_the_first_ack(backend: Backend) {
@@ -199,7 +188,7 @@ async fn concurrent_copies_write_once_and_get_one_ack(backend: Backend) {
         let (appended, _) = write_ack(&acks[0], &request_id);
         let conversation_id = id(&appended["conversation"]);
         assert_eq!(
-            message_count(&mut sockets[0], conversation_id).await,
+            sockets[0].message_contents(conversation_id).await.len(),
             1,
             "round {round}: written once"
         );

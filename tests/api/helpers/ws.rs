@@ -226,6 +226,22 @@ impl WsClient {
         self.request(frame).await
     }
 
+    /// The contents of a conversation's messages (up to 200), oldest first: what a
+    /// test counts to see that a message was written once.
+    pub async fn message_contents(&mut self, conversation_id: i64) -> Vec<String> {
+        let fields = json!({"conversation_id": conversation_id, "limit": 200});
+        let history = read_ack(
+            &self.ask("conversation.history", "contents", fields).await,
+            "contents",
+        );
+        history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| m["content"].as_str().expect("content").to_owned())
+            .collect()
+    }
+
     /// Appends a message and returns the ack's `{conversation, message}`.
     pub async fn append_message(&mut self, id: &str, fields: Value) -> Value {
         write_ack(&self.ask("message.append", id, fields).await, id).0
