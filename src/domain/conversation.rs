@@ -95,6 +95,10 @@ impl Content {
     pub fn into_inner(self) -> String {
         self.0
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A message to append; without a conversation id, a new conversation is started.

@@ -14,23 +14,29 @@
 //! falls between a commit and its publish.
 
 use std::{
+    collections::HashMap,
     hash::{BuildHasher, RandomState},
     sync::Arc,
     time::Duration,
 };
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Key, Turn, UserLocks, fanout, repeated};
+use super::{
+    Key, Turn, UserLocks,
+    conversations::{MessageOf, append_messages},
+    fanout, repeated,
+};
 use crate::{
     config::GroupCommit,
     domain::{UserId, time},
     error::{Error, Result},
     hub::Hub,
     protocol::{Event, EventName},
-    store::{Store, Tx},
+    store::{NewEvent, Store, StoredEvent, Tx},
 };
 
 /// How long a commit may take to tell its outcome before the gateway stops waiting
@@ -38,9 +44,17 @@ use crate::{
 /// the commit goes on, and if it succeeds its event still reaches the user.
 const COMMIT_OUTCOME_LIMIT: Duration = Duration::from_secs(30);
 
-/// A change's rows, written in the batch's transaction; returns the event's data.
-pub(super) type Write =
-    Box<dyn for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<Box<RawValue>>> + Send>;
+/// A change's rows, written in the batch's transaction, and its event's data.
+pub(super) enum Write {
+    /// Written by statements of their own (`super::rows`).
+    Rows(WriteRows),
+    /// A message, written with the batch's other messages in the same statements.
+    Message(MessageOf),
+}
+
+/// Writes a change's rows; may run twice (see `write_batch`).
+pub(super) type WriteRows =
+    Box<dyn for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<Box<RawValue>>> + Send + Sync>;
 
 /// One change and who waits for it.
 pub(super) struct Job {
@@ -166,6 +180,9 @@ enum Written {
     Earlier(Event),
 }
 
+/// What a batch wrote, uncommitted, and what each of its changes found.
+type Outcomes = (Tx, Vec<Result<Written>>);
+
 /// Writes, commits and publishes `jobs` in one transaction, then answers each. With
 /// `locks`, holds the turns of the batch's users meanwhile.
 async fn commit_batch(
@@ -196,7 +213,7 @@ async fn commit_batch(
     }
     let (changes, replies): (Vec<_>, Vec<_>) =
         jobs.into_iter().map(|job| (job.change, job.reply)).unzip();
-    let (tx, outcomes) = match store.bounded(write_batch(store, changes)).await {
+    let (tx, outcomes) = match write_batch(store, &changes).await {
         Ok(written) => written,
         Err(err) => {
             tracing::warn!(error = %err, size, "batch of changes failed");
@@ -235,60 +252,238 @@ async fn commit_batch(
     drop(turns);
 }
 
-/// Runs every change in `changes` in one transaction, each (in a batch of more than
-/// one) in a savepoint of its own, and announces the new events on commit.
-async fn write_batch(store: &Store, changes: Vec<Change>) -> Result<(Tx, Vec<Result<Written>>)> {
+/// Writes `changes` in one transaction: together (a few statements for the whole
+/// batch), or, if that fails, change by change, each in a savepoint of its own, so
+/// that only the failing ones fail. Either way the new events are announced on commit.
+async fn write_batch(store: &Store, changes: &[Change]) -> Result<Outcomes> {
+    if changes.len() == 1 {
+        return store.bounded(write_apart(store, changes)).await;
+    }
+    match store.bounded(write_together(store, changes)).await {
+        // Waiting twice on a database that is down would only double the wait.
+        Err(err) if !matches!(err, Error::Unavailable) => {
+            metrics::counter!("taskwire_commit_batch_retries_total").increment(1);
+            tracing::debug!(error = %err, size = changes.len(), "batch written again, change by change");
+            store.bounded(write_apart(store, changes)).await
+        }
+        written => written,
+    }
+}
+
+/// What a change of a batch written together turns out to be.
+enum Plan {
+    /// New: it takes the next `seq` of its user.
+    New,
+    /// Its request id was used before: the first answer, or `conflict`.
+    Repeat(Result<Event>),
+    /// Its request id is also that of the batch's change at this index, which is new.
+    CopyOf(usize),
+}
+
+/// Writes every change with a few statements for the whole batch, whatever its
+/// size: one to find the request ids used before, one to take every user's `seq`s,
+/// one per kind of row (all messages together; other changes one by one), one for
+/// the events, one to announce them. Any failure fails them all.
+async fn write_together(store: &Store, changes: &[Change]) -> Result<Outcomes> {
+    let mut tx = store.begin().await?;
+
+    // Keys used before; a copy committed meanwhile elsewhere makes the events'
+    // insert fail on the unique key, and the batch is written again change by change.
+    let keys: Vec<(&UserId, &str)> = changes
+        .iter()
+        .filter_map(|c| Some((&c.user, c.key.as_ref()?.id.as_str())))
+        .collect();
+    let earlier = if keys.is_empty() {
+        Vec::new()
+    } else {
+        tx.events_of_requests(&keys).await?
+    };
+    let earlier: HashMap<(&str, &str), &StoredEvent> = earlier
+        .iter()
+        .map(|e| ((e.user_id.as_str(), e.request_id.as_str()), &e.event))
+        .collect();
+    let mut first_use: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut plans: Vec<Plan> = Vec::with_capacity(changes.len());
+    for (index, change) in changes.iter().enumerate() {
+        let plan = match &change.key {
+            None => Plan::New,
+            Some(key) => {
+                let id = (change.user.as_str(), key.id.as_str());
+                if let Some(prior) = earlier.get(&id) {
+                    Plan::Repeat(repeated(change.name, key, prior))
+                } else if let Some(&first) = first_use.get(&id) {
+                    Plan::CopyOf(first)
+                } else {
+                    first_use.insert(id, index);
+                    Plan::New
+                }
+            }
+        };
+        plans.push(plan);
+    }
+    let new: Vec<usize> = (0..changes.len())
+        .filter(|&i| matches!(plans[i], Plan::New))
+        .collect();
+
+    // Each user's `seq`s: the batch is sorted by user, so a user's changes are
+    // adjacent, and take them in the order they came.
+    let mut counts: Vec<(&UserId, i64)> = Vec::new();
+    for &i in &new {
+        match counts.last_mut() {
+            Some((user, count)) if *user == &changes[i].user => *count += 1,
+            _ => counts.push((&changes[i].user, 1)),
+        }
+    }
+    let mut seqs = Vec::with_capacity(new.len());
+    if !counts.is_empty() {
+        let last = tx.reserve_seqs(&counts).await?;
+        for ((_, count), last) in counts.iter().zip(last) {
+            seqs.extend(last - count + 1..=last);
+        }
+    }
+
+    // The rows.
+    let mut data: Vec<Option<Box<RawValue>>> = changes.iter().map(|_| None).collect();
+    let mut messages = Vec::new();
+    for &i in &new {
+        match &changes[i].write {
+            Write::Rows(write) => data[i] = Some(write(&mut tx).await?),
+            Write::Message(message) => messages.push((i, message)),
+        }
+    }
+    if !messages.is_empty() {
+        let of: Vec<&MessageOf> = messages.iter().map(|(_, m)| *m).collect();
+        for ((i, _), written) in messages.iter().zip(append_messages(&mut tx, &of).await?) {
+            data[*i] = Some(written);
+        }
+    }
+
+    // The events.
+    let mut events: Vec<Option<Event>> = changes.iter().map(|_| None).collect();
+    for (&i, seq) in new.iter().zip(seqs) {
+        let data = data[i].take().ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("a change of the batch wrote no data"))
+        })?;
+        events[i] = Some(Event {
+            name: changes[i].name,
+            seq,
+            data,
+        });
+    }
+    let at = time::now();
+    let records: Vec<NewEvent> = new
+        .iter()
+        .filter_map(|&i| {
+            let event = events[i].as_ref()?;
+            Some(record(&changes[i], event, at))
+        })
+        .collect();
+    if !records.is_empty() {
+        tx.append_events(&records).await?;
+    }
+    drop(records);
+
+    let mut outcomes: Vec<Result<Written>> = Vec::with_capacity(changes.len());
+    for (i, plan) in plans.into_iter().enumerate() {
+        let outcome = match plan {
+            Plan::New => events[i]
+                .take()
+                .map(|event| Written::New(changes[i].user.clone(), event))
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("a new change without an event"))),
+            Plan::Repeat(answer) => answer.map(Written::Earlier),
+            // The same request as the first (an earlier index), or `conflict`.
+            Plan::CopyOf(first) => match (&changes[i].key, &changes[first].key, &outcomes[first]) {
+                (Some(key), Some(first_key), Ok(Written::New(_, event)))
+                    if key.hash == first_key.hash =>
+                {
+                    Ok(Written::Earlier(event.clone()))
+                }
+                (Some(key), ..) => Err(key.reused()),
+                (None, ..) => Err(Error::Internal(anyhow::anyhow!("a copy without a key"))),
+            },
+        };
+        outcomes.push(outcome);
+    }
+    announce(store, &mut tx, &outcomes).await?;
+    Ok((tx, outcomes))
+}
+
+/// Writes each change in a savepoint of its own (in a batch of more than one), so
+/// that a failing change is rolled back alone.
+async fn write_apart(store: &Store, changes: &[Change]) -> Result<Outcomes> {
     let isolate = changes.len() > 1;
     let mut tx = store.begin().await?;
     let mut outcomes = Vec::with_capacity(changes.len());
-    let mut notices = Vec::new();
-    let announce = store.announces_events();
     for change in changes {
         if isolate {
             tx.savepoint().await?;
         }
         let outcome = write_change(&mut tx, change).await;
-        match &outcome {
-            Ok(Written::New(user, event)) => {
-                notices.extend(announce.then(|| fanout::notice(user, event)));
-            }
-            // A failed change, or a repeat, leaves nothing behind (not even its `seq`).
-            _ if isolate => tx.rollback_to_savepoint().await?,
-            _ => {}
+        // A failed change, or a repeat, leaves nothing behind (not even its `seq`).
+        if isolate && !matches!(outcome, Ok(Written::New(..))) {
+            tx.rollback_to_savepoint().await?;
         }
         outcomes.push(outcome);
     }
-    // Other instances hear of the events when, and only if, they commit.
-    tx.notify(store, &notices).await?;
+    announce(store, &mut tx, &outcomes).await?;
     Ok((tx, outcomes))
 }
 
 /// One change: the user's next `seq`, the key's earlier change if any, else the
 /// rows and the event.
-async fn write_change(tx: &mut Tx, change: Change) -> Result<Written> {
+async fn write_change(tx: &mut Tx, change: &Change) -> Result<Written> {
     // First: it waits for the user's other changes, on every instance.
     let seq = tx.next_seq(&change.user).await?;
     if let Some(key) = &change.key
-        && let Some(prior) = tx.event_of_request(&change.user, key.id.as_str()).await?
+        && let Some(prior) = tx
+            .events_of_requests(&[(&change.user, key.id.as_str())])
+            .await?
+            .first()
     {
-        return repeated(change.name, key, prior).map(Written::Earlier);
+        return repeated(change.name, key, &prior.event).map(Written::Earlier);
     }
-    let data = (change.write)(tx).await?;
+    let data = match &change.write {
+        Write::Rows(write) => write(tx).await?,
+        Write::Message(message) => append_messages(tx, &[message])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("a message wrote no data")))?,
+    };
     let event = Event {
         name: change.name,
         seq,
         data,
     };
-    tx.append_event(
-        &change.user,
-        seq,
-        event.name.as_str(),
-        event.data.get(),
-        change.key.as_ref().map(Key::stored),
-        time::now(),
-    )
-    .await?;
-    Ok(Written::New(change.user, event))
+    tx.append_events(&[record(change, &event, time::now())])
+        .await?;
+    Ok(Written::New(change.user.clone(), event))
+}
+
+/// The log's record of `change`'s `event`.
+fn record<'a>(change: &'a Change, event: &'a Event, at: DateTime<Utc>) -> NewEvent<'a> {
+    NewEvent {
+        user: &change.user,
+        seq: event.seq,
+        name: event.name.as_str(),
+        data: event.data.get(),
+        key: change.key.as_ref().map(Key::stored),
+        at,
+    }
+}
+
+/// Other instances hear of the new events when, and only if, the batch commits.
+async fn announce(store: &Store, tx: &mut Tx, outcomes: &[Result<Written>]) -> Result<()> {
+    if !store.announces_events() {
+        return Ok(());
+    }
+    let notices: Vec<String> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Ok(Written::New(user, event)) => Some(fanout::notice(user, event)),
+            _ => None,
+        })
+        .collect();
+    tx.notify(store, &notices).await
 }
 
 /// Commits, waiting at most `COMMIT_OUTCOME_LIMIT` to learn the outcome.

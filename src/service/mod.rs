@@ -31,7 +31,7 @@ use crate::{
     protocol::{Event, EventName, RequestId},
     store::{RequestKey, Store, StoredEvent, Tx},
 };
-use commit::{Change, Committer, Job, Reply};
+use commit::{Change, Committer, Job, Reply, Write};
 
 /// Who asks for a change: the user, and the id of the WebSocket request that asks
 /// (none for REST), which is the change's idempotency key.
@@ -81,6 +81,17 @@ impl Key {
             id: self.id.as_str(),
             hash: &self.hash,
         }
+    }
+
+    /// `conflict`: the id already named a different request.
+    fn reused(&self) -> Error {
+        Error::Conflict(
+            format!(
+                "The id {:?} was already used for a different request",
+                self.id.as_str()
+            )
+            .into(),
+        )
     }
 }
 
@@ -217,17 +228,13 @@ impl Service {
     /// change finishes even if the request is dropped (a client that disconnects
     /// mid-commit) or answered `unavailable` (a commit slower than the budget): a
     /// retry with the same id returns its ack once it has committed.
-    async fn change<T, W>(
+    async fn change<T>(
         &self,
         actor: &Actor,
         name: EventName,
         key: Option<Key>,
-        write: W,
-    ) -> Result<Committed<T>>
-    where
-        T: Serialize,
-        W: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + 'static,
-    {
+        write: Write,
+    ) -> Result<Committed<T>> {
         // Without coalescing, a change holds its user's turn from here to its publish,
         // as its own transaction commits in a task of its own; a committer takes the
         // turns of its batch's users itself.
@@ -237,7 +244,6 @@ impl Service {
             Some(self.turn(&actor.user).await?)
         };
         let (done, answer) = oneshot::channel();
-        let write: commit::Write = Box::new(|tx| Box::pin(async { to_raw(&write(tx).await?) }));
         self.committer.submit(Job {
             change: Change {
                 user: actor.user.clone(),
@@ -259,19 +265,27 @@ impl Service {
     }
 }
 
+/// A change whose rows `write` writes with statements of its own, returning the
+/// change's result. It may run twice (a batch written together that fails is
+/// written again change by change), so it clones what it takes.
+fn rows<T, W>(write: W) -> Write
+where
+    T: Serialize + 'static,
+    W: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+{
+    Write::Rows(Box::new(move |tx| {
+        let written = write(tx);
+        Box::pin(async move { to_raw(&written.await?) })
+    }))
+}
+
 /// The answer to a repeated request: the first one's event, or `conflict` when the id
 /// was used for another request.
-fn repeated(name: EventName, key: &Key, prior: StoredEvent) -> Result<Event> {
+fn repeated(name: EventName, key: &Key, prior: &StoredEvent) -> Result<Event> {
     if prior.request_hash.as_deref() != Some(key.hash.as_str()) {
-        return Err(Error::Conflict(
-            format!(
-                "The id {:?} was already used for a different request",
-                key.id.as_str()
-            )
-            .into(),
-        ));
+        return Err(key.reused());
     }
-    let data = RawValue::from_string(prior.data).map_err(|e| Error::Internal(e.into()))?;
+    let data = RawValue::from_string(prior.data.clone()).map_err(|e| Error::Internal(e.into()))?;
     Ok(Event {
         name,
         seq: prior.seq,

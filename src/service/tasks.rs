@@ -1,6 +1,6 @@
 use tracing::instrument;
 
-use super::{Actor, Committed, Key, Service};
+use super::{Actor, Committed, Key, Service, rows};
 use crate::domain::{NewTask, Task, TaskId, TaskPage, TaskPatch, TaskQuery, UserId, time};
 use crate::error::{Error, Result};
 use crate::protocol::{EventName, TaskDeleted};
@@ -14,10 +14,11 @@ impl Service {
     pub async fn create_task(&self, actor: &Actor, task: NewTask) -> Result<Committed<Task>> {
         let key = actor.key("task.create", &task)?;
         let user = actor.user.clone();
-        self.change(actor, EventName::TaskCreated, key, move |tx| {
+        let write = rows(move |tx| {
+            let (user, task) = (user.clone(), task.clone());
             Box::pin(async move { tx.insert_task(&user, task, time::now()).await })
-        })
-        .await
+        });
+        self.change(actor, EventName::TaskCreated, key, write).await
     }
 
     #[instrument(skip_all, fields(user = ?user.as_str()))]
@@ -65,21 +66,23 @@ impl Service {
         key: Option<Key>,
     ) -> Result<Committed<Task>> {
         let user = actor.user.clone();
-        self.change(actor, EventName::TaskUpdated, key, move |tx| {
+        let write = rows(move |tx| {
+            let (user, patch) = (user.clone(), patch.clone());
             Box::pin(async move {
                 tx.update_task(&user, id, patch, time::now())
                     .await?
                     .ok_or_else(task_not_found)
             })
-        })
-        .await
+        });
+        self.change(actor, EventName::TaskUpdated, key, write).await
     }
 
     #[instrument(skip_all, fields(user = ?actor.user.as_str(), task_id = id.get()))]
     pub async fn delete_task(&self, actor: &Actor, id: TaskId) -> Result<Committed<TaskDeleted>> {
         let key = actor.key("task.delete", &id)?;
         let user = actor.user.clone();
-        self.change(actor, EventName::TaskDeleted, key, move |tx| {
+        let write = rows(move |tx| {
+            let user = user.clone();
             Box::pin(async move {
                 if tx.delete_task(&user, id).await? {
                     Ok(TaskDeleted { task_id: id })
@@ -87,7 +90,7 @@ impl Service {
                     Err(task_not_found())
                 }
             })
-        })
-        .await
+        });
+        self.change(actor, EventName::TaskDeleted, key, write).await
     }
 }

@@ -1,7 +1,7 @@
 //! Conversation and message statements.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sea_query::{Expr, ExprTrait, Order, Query};
+use sea_query::{Expr, ExprTrait, InsertStatement, Order, Query};
 
 use super::{
     Store, Tx,
@@ -16,7 +16,7 @@ use crate::{
         },
         time,
     },
-    error::Result,
+    error::{Error, Result},
 };
 
 const CONVERSATION_COLUMNS: [C; 4] = [C::Id, C::UserId, C::CreatedAt, C::UpdatedAt];
@@ -46,6 +46,11 @@ impl From<ConversationRow> for Conversation {
             updated_at: time::from_db(row.updated_at),
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -132,66 +137,111 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn insert_conversation(
+    /// Starts a conversation for each user given (once per mention), in one
+    /// statement; returns them in the order given.
+    pub async fn insert_conversations(
         &mut self,
-        user: &UserId,
+        users: &[&UserId],
         now: DateTime<Utc>,
-    ) -> Result<Conversation> {
+    ) -> Result<Vec<Conversation>> {
         let now = time::to_db(now);
-        let stmt = Query::insert()
-            .into_table(C::Table)
-            .columns([C::UserId, C::CreatedAt, C::UpdatedAt])
-            .values_panic([user.as_str().into(), now.into(), now.into()])
-            .returning(Query::returning().columns(CONVERSATION_COLUMNS))
-            .to_owned();
-        let row: ConversationRow = self.fetch_one(&stmt).await?;
-        Ok(row.into())
+        let mut stmt = Query::insert();
+        stmt.into_table(C::Table)
+            .columns([C::UserId, C::CreatedAt, C::UpdatedAt]);
+        for user in users {
+            stmt.values_panic([user.as_str().into(), now.into(), now.into()]);
+        }
+        stmt.returning_col(C::Id);
+        let ids = self.inserted_ids(&stmt, users.len()).await?;
+        Ok(ids
+            .into_iter()
+            .zip(users)
+            .map(|(id, user)| Conversation {
+                id: id.into(),
+                user_id: user.as_str().to_owned(),
+                created_at: time::from_db(now),
+                updated_at: time::from_db(now),
+            })
+            .collect())
     }
 
-    /// Marks the user's conversation as active now; `None` when it is not theirs.
-    pub async fn touch_conversation(
+    /// Marks the users' conversations as active now, in one statement; returns those
+    /// that are their users', in no particular order.
+    pub async fn touch_conversations(
         &mut self,
-        user: &UserId,
-        id: ConversationId,
+        conversations: &[(&UserId, ConversationId)],
         now: DateTime<Utc>,
-    ) -> Result<Option<Conversation>> {
+    ) -> Result<Vec<Conversation>> {
         let stmt = Query::update()
             .table(C::Table)
             .value(C::UpdatedAt, time::to_db(now))
-            .and_where(Expr::col(C::Id).eq(id))
-            .and_where(Expr::col(C::UserId).eq(user.as_str()))
+            .and_where(
+                Expr::tuple([Expr::col(C::Id), Expr::col(C::UserId)]).in_tuples(
+                    conversations
+                        .iter()
+                        .map(|(user, id)| (id.get(), user.as_str().to_owned())),
+                ),
+            )
             .returning(Query::returning().columns(CONVERSATION_COLUMNS))
             .to_owned();
-        let row: Option<ConversationRow> = self.fetch_optional(&stmt).await?;
-        Ok(row.map(Conversation::from))
+        let rows: Vec<ConversationRow> = self.fetch_all(&stmt).await?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
     }
 
-    pub async fn insert_message(
+    /// Inserts messages, in one statement whatever their number; returns them in the
+    /// order given.
+    pub async fn insert_messages(
         &mut self,
-        user: &UserId,
-        conversation: ConversationId,
-        message: NewMessage,
+        messages: &[(&UserId, ConversationId, &NewMessage)],
         now: DateTime<Utc>,
-    ) -> Result<Message> {
-        let stmt = Query::insert()
-            .into_table(M::Table)
-            .columns([
-                M::UserId,
-                M::ConversationId,
-                M::Role,
-                M::Content,
-                M::CreatedAt,
-            ])
-            .values_panic([
+    ) -> Result<Vec<Message>> {
+        let created_at = time::to_db(now);
+        let mut stmt = Query::insert();
+        stmt.into_table(M::Table).columns([
+            M::UserId,
+            M::ConversationId,
+            M::Role,
+            M::Content,
+            M::CreatedAt,
+        ]);
+        for (user, conversation, message) in messages {
+            stmt.values_panic([
                 user.as_str().into(),
-                conversation.into(),
+                (*conversation).into(),
                 message.role.as_str().into(),
-                message.content.into_inner().into(),
-                time::to_db(now).into(),
-            ])
-            .returning(Query::returning().columns(MESSAGE_COLUMNS))
-            .to_owned();
-        let row: MessageRow = self.fetch_one(&stmt).await?;
-        Ok(row.into())
+                message.content.as_str().into(),
+                created_at.into(),
+            ]);
+        }
+        stmt.returning_col(M::Id);
+        let ids = self.inserted_ids(&stmt, messages.len()).await?;
+        Ok(ids
+            .into_iter()
+            .zip(messages)
+            .map(|(id, (user, conversation, message))| Message {
+                id,
+                user_id: user.as_str().to_owned(),
+                conversation_id: *conversation,
+                role: message.role,
+                content: message.content.as_str().to_owned(),
+                created_at: time::from_db(created_at),
+            })
+            .collect())
+    }
+
+    /// Runs a multi-row insert that returns `id`, and gives the ids in the order of
+    /// the rows. They were inserted in that order and ids only grow (a sequence on
+    /// PostgreSQL, the rowid on SQLite), but `RETURNING` promises no order: sorted.
+    async fn inserted_ids(&mut self, stmt: &InsertStatement, rows: usize) -> Result<Vec<i32>> {
+        let returned: Vec<IdRow> = self.fetch_all(stmt).await?;
+        if returned.len() != rows {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "{rows} rows inserted, {} ids returned",
+                returned.len()
+            )));
+        }
+        let mut ids: Vec<i32> = returned.into_iter().map(|row| row.id).collect();
+        ids.sort_unstable();
+        Ok(ids)
     }
 }

@@ -3,7 +3,7 @@
 //! key) and a fingerprint of the request, under a unique key.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_query::{Alias, Cond, Expr, ExprTrait, OnConflict, Order, Query};
 
 use super::{
     Store, Tx,
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     domain::{UserId, time},
-    error::Result,
+    error::{Error, Result},
 };
 
 #[derive(sqlx::FromRow)]
@@ -39,74 +39,121 @@ pub struct RequestKey<'a> {
     pub hash: &'a str,
 }
 
+/// A change's event, to be recorded.
+pub struct NewEvent<'a> {
+    pub user: &'a UserId,
+    pub seq: i64,
+    pub name: &'static str,
+    pub data: &'a str,
+    pub key: Option<RequestKey<'a>>,
+    pub at: DateTime<Utc>,
+}
+
+/// An event found by the request id that made it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct KeyedEvent {
+    pub user_id: String,
+    pub request_id: String,
+    #[sqlx(flatten)]
+    pub event: StoredEvent,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserSeqRow {
+    user_id: String,
+    seq: i64,
+}
+
 impl Tx {
-    /// Takes the user's next `seq`. The counter row stays locked until commit, so a
-    /// user's changes commit in `seq` order with no gaps, on every instance.
+    /// Takes the user's next `seq` (see `reserve_seqs`).
     pub async fn next_seq(&mut self, user: &UserId) -> Result<i64> {
-        let stmt = Query::insert()
-            .into_table(S::Table)
-            .columns([S::UserId, S::Seq])
-            .values_panic([user.as_str().into(), 1i64.into()])
-            .on_conflict(
-                OnConflict::column(S::UserId)
-                    .value(S::Seq, Expr::col((S::Table, S::Seq)).add(1))
-                    .to_owned(),
-            )
-            .returning_col(S::Seq)
-            .to_owned();
-        let row: SeqRow = self.fetch_one(&stmt).await?;
-        Ok(row.seq)
+        let last = self.reserve_seqs(&[(user, 1)]).await?;
+        last.first()
+            .copied()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no seq was returned")))
     }
 
-    pub async fn append_event(
-        &mut self,
-        user: &UserId,
-        seq: i64,
-        name: &str,
-        data: &str,
-        key: Option<RequestKey<'_>>,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let stmt = Query::insert()
-            .into_table(L::Table)
-            .columns([
-                L::UserId,
-                L::Seq,
-                L::Name,
-                L::Data,
-                L::RequestId,
-                L::RequestHash,
-                L::CreatedAt,
-            ])
-            .values_panic([
-                user.as_str().into(),
-                seq.into(),
-                name.into(),
-                data.into(),
-                key.map(|k| k.id).into(),
-                key.map(|k| k.hash).into(),
-                time::to_db(at).into(),
-            ])
-            .to_owned();
+    /// Takes the next `count` `seq`s of each user (users listed once each); returns
+    /// each user's last one, in the order given. The counter rows stay locked until commit, so a user's
+    /// changes commit in `seq` order with no gaps, on every instance; list the users in
+    /// one order everywhere (sorted), so that two transactions never wait in a cycle.
+    pub async fn reserve_seqs(&mut self, counts: &[(&UserId, i64)]) -> Result<Vec<i64>> {
+        let mut stmt = Query::insert();
+        stmt.into_table(S::Table).columns([S::UserId, S::Seq]);
+        for (user, count) in counts {
+            stmt.values_panic([user.as_str().into(), (*count).into()]);
+        }
+        stmt.on_conflict(
+            OnConflict::column(S::UserId)
+                .value(
+                    S::Seq,
+                    Expr::col((S::Table, S::Seq)).add(Expr::col((Alias::new("excluded"), S::Seq))),
+                )
+                .to_owned(),
+        )
+        .returning(Query::returning().columns([S::UserId, S::Seq]));
+        let rows: Vec<UserSeqRow> = self.fetch_all(&stmt).await?;
+        counts
+            .iter()
+            .map(|(user, _)| {
+                rows.iter()
+                    .find(|row| row.user_id == user.as_str())
+                    .map(|row| row.seq)
+                    .ok_or_else(|| {
+                        Error::Internal(anyhow::anyhow!("no seq was returned for a user"))
+                    })
+            })
+            .collect()
+    }
+
+    /// Records events, in one statement whatever their number.
+    pub async fn append_events(&mut self, events: &[NewEvent<'_>]) -> Result<()> {
+        let mut stmt = Query::insert();
+        stmt.into_table(L::Table).columns([
+            L::UserId,
+            L::Seq,
+            L::Name,
+            L::Data,
+            L::RequestId,
+            L::RequestHash,
+            L::CreatedAt,
+        ]);
+        for event in events {
+            stmt.values_panic([
+                event.user.as_str().into(),
+                event.seq.into(),
+                event.name.into(),
+                event.data.into(),
+                event.key.map(|k| k.id).into(),
+                event.key.map(|k| k.hash).into(),
+                time::to_db(event.at).into(),
+            ]);
+        }
         self.execute(&stmt).await?;
         Ok(())
     }
 
-    /// The change a request id already made, if any. Read after `next_seq`, which
-    /// waits for any other change of the user, so a concurrent copy of the same
-    /// request sees the first one's commit.
-    pub async fn event_of_request(
+    /// The changes these request ids already made, if any, in one statement. Read
+    /// after `reserve_seqs`, which waits for the users' other changes, a concurrent
+    /// copy of a request sees the first one's commit; read before, a copy committed
+    /// meanwhile on another instance makes `append_events` fail on the unique key.
+    pub async fn events_of_requests(
         &mut self,
-        user: &UserId,
-        request_id: &str,
-    ) -> Result<Option<StoredEvent>> {
+        requests: &[(&UserId, &str)],
+    ) -> Result<Vec<KeyedEvent>> {
         let stmt = Query::select()
+            .columns([L::UserId, L::RequestId])
             .columns(EVENT_COLUMNS)
             .from(L::Table)
-            .and_where(Expr::col(L::UserId).eq(user.as_str()))
-            .and_where(Expr::col(L::RequestId).eq(request_id))
+            .and_where(
+                Expr::tuple([Expr::col(L::UserId), Expr::col(L::RequestId)]).in_tuples(
+                    requests
+                        .iter()
+                        .map(|(user, id)| (user.as_str().to_owned(), (*id).to_owned())),
+                ),
+            )
             .to_owned();
-        self.fetch_optional(&stmt).await
+        self.fetch_all(&stmt).await
     }
 }
 

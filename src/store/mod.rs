@@ -12,7 +12,7 @@ pub mod schema;
 mod tasks;
 
 pub use error::is_unavailable;
-pub use events::{RequestKey, StoredEvent};
+pub use events::{KeyedEvent, NewEvent, RequestKey, StoredEvent};
 pub use listen::{EventListener, NOTIFY_PAYLOAD_MAX};
 
 use std::{
@@ -38,6 +38,10 @@ use crate::error::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Statements a batch of changes writes with one row per change (the request-id
+/// lookup, the `seq`s, conversations started and touched, messages, events).
+const BATCH_STATEMENTS: usize = 6;
 
 /// Renders a statement for one backend. sea-query quotes identifiers and binds
 /// every value as a parameter, which is what makes the SQL string safe to run.
@@ -95,6 +99,9 @@ impl Store {
     /// Makes the pool without connecting: the server starts even when the database
     /// is down, and connects on first use.
     pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, sqlx::Error> {
+        // A batch's statements have one text per batch size (its rows), so each
+        // connection keeps that many prepared, and the usual ones besides.
+        let statements = BATCH_STATEMENTS * settings.group_commit.max + 100;
         let pool = match &settings.url {
             DatabaseUrl::Sqlite { path } => {
                 let options = SqliteConnectOptions::new()
@@ -106,6 +113,7 @@ impl Store {
                         SqliteSync::Normal => SqliteSynchronous::Normal,
                     })
                     .foreign_keys(true)
+                    .statement_cache_capacity(statements)
                     .busy_timeout(Duration::from_secs(5));
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
@@ -122,7 +130,7 @@ impl Store {
                     // the pool: check each one before handing it out.
                     .test_before_acquire(true)
                     .idle_timeout(Duration::from_secs(300))
-                    .connect_lazy_with((**options).clone()),
+                    .connect_lazy_with((**options).clone().statement_cache_capacity(statements)),
             ),
         };
         let events = match (&settings.url, &settings.listen_url) {
@@ -279,6 +287,13 @@ impl Tx {
         on_backend!(Tx, self, tx, qb => {
             let (sql, values) = build(stmt, qb);
             Ok(sqlx::query_as_with(sql, values).fetch_optional(&mut **tx).await?)
+        })
+    }
+
+    pub async fn fetch_all<T: Row>(&mut self, stmt: &impl SqlxBinder) -> Result<Vec<T>> {
+        on_backend!(Tx, self, tx, qb => {
+            let (sql, values) = build(stmt, qb);
+            Ok(sqlx::query_as_with(sql, values).fetch_all(&mut **tx).await?)
         })
     }
 

@@ -15,7 +15,7 @@ use crate::helpers::{
     db::{Backend, pg_options},
     json::id,
     proxy::DbProxy,
-    ws::{WsClient, assert_ws_error, req, write_ack},
+    ws::{WsClient, assert_ws_error, read_ack, req, write_ack},
 };
 use crate::on_both_backends;
 
@@ -26,6 +26,7 @@ on_both_backends!(
     seq_is_contiguous_and_in_order_with_coalescing_off,
     copies_of_one_request_in_a_batch_are_written_once,
     copies_of_one_request_are_written_once_with_coalescing_off,
+    messages_of_one_batch_are_told_their_own_rows,
 );
 
 /// Coalescing on, batches closed only when `max` changes are queued (or after 1 s),
@@ -261,6 +262,70 @@ async fn copies_of_one_request_are_written_once(backend: Backend, mode: Mode) {
             "round {round}: written once"
         );
     }
+}
+
+/// Eight users append at once, half to a conversation they have, half starting
+/// one: the batch writes them together, and each ack names the row its own message
+/// was written to, in its own user's conversation, as history reads it back.
+async fn messages_of_one_batch_are_told_their_own_rows(backend: Backend) {
+    const USERS: usize = 8;
+    let app = spawn(backend, Mode::Batches { max: USERS }, None).await;
+    let mut users = Vec::new();
+    for n in 0..USERS {
+        let (mut ws, _) = app.ws(&format!("user{n}")).await;
+        ws.send(req("message.append", "first", json!({"content": "first"})))
+            .await;
+        users.push(ws);
+    }
+    let mut conversations = Vec::new();
+    for ws in &mut users {
+        let (first, _) = write_ack(&ws.answer_to("first").await, "first");
+        conversations.push(id(&first["conversation"]));
+    }
+    let before = batches_larger_than(&app, 4).await;
+    for (n, ws) in users.iter_mut().enumerate() {
+        let content = format!("from user{n}");
+        let fields = if n % 2 == 0 {
+            json!({"content": content, "conversation_id": conversations[n]})
+        } else {
+            json!({"content": content})
+        };
+        ws.send(req("message.append", "second", fields)).await;
+    }
+    for (n, ws) in users.iter_mut().enumerate() {
+        let (appended, seq) = write_ack(&ws.answer_to("second").await, "second");
+        assert_eq!(seq, 2, "user{n}");
+        let (conversation, message) = (&appended["conversation"], &appended["message"]);
+        assert_eq!(message["content"], format!("from user{n}"));
+        assert_eq!(conversation["user_id"], format!("user{n}"));
+        assert_eq!(message["conversation_id"], conversation["id"]);
+        assert_eq!(conversation["updated_at"], message["created_at"]);
+        if n % 2 == 0 {
+            assert_eq!(id(conversation), conversations[n], "user{n} appended");
+        } else {
+            assert_ne!(id(conversation), conversations[n], "user{n} started one");
+        }
+        let history = read_ack(
+            &ws.ask(
+                "conversation.history",
+                "history",
+                json!({"conversation_id": id(conversation)}),
+            )
+            .await,
+            "history",
+        );
+        let stored = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == message["id"])
+            .unwrap_or_else(|| panic!("user{n}'s message {} is not stored", message["id"]));
+        assert_eq!(stored, message, "user{n}: the ack is the stored row");
+    }
+    assert!(
+        batches_larger_than(&app, 4).await > before,
+        "the eight changes shared a transaction"
+    );
 }
 
 fn id_of_conversation(ack: &Value) -> i64 {
