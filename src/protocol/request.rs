@@ -192,10 +192,9 @@ requests! {
 }
 
 impl Request {
-    /// Whether the connection's events are held back while the request runs, so
-    /// that its answer takes its place among them in `seq` order: a change (its ack
-    /// carries its event's `seq`) and `resume` (its ack follows the replay).
-    pub fn orders_events(&self) -> bool {
+    /// Whether the request changes data. A connection works on several changes at
+    /// once (they commit in the order sent); any other request waits for them.
+    pub fn is_change(&self) -> bool {
         matches!(
             self,
             Request::TaskCreate(_)
@@ -203,8 +202,14 @@ impl Request {
                 | Request::TaskComplete(_)
                 | Request::TaskDelete(_)
                 | Request::MessageAppend(_)
-                | Request::Resume(_)
         )
+    }
+
+    /// Whether the connection's events are held back while the request runs, so
+    /// that its answer takes its place among them in `seq` order: a change (its ack
+    /// carries its event's `seq`) and `resume` (its ack follows the replay).
+    pub fn orders_events(&self) -> bool {
+        self.is_change() || matches!(self, Request::Resume(_))
     }
 }
 

@@ -85,6 +85,10 @@ macro_rules! on_backend {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// SQLite: the one connection that writes. SQLite has one writer at a time
+    /// anyway, and a connection forgets its page cache whenever another one has
+    /// written, so a single writer keeps its pages warm from batch to batch.
+    sqlite_writer: Option<SqlitePool>,
     /// Set once migrations have run: until then every query answers "unavailable",
     /// so a fresh database that was down at startup is never used half-made.
     migrated: Arc<AtomicBool>,
@@ -102,6 +106,7 @@ impl Store {
         // A batch's statements have one text per batch size (its rows), so each
         // connection keeps that many prepared, and the usual ones besides.
         let statements = BATCH_STATEMENTS * settings.group_commit.max + 100;
+        let mut sqlite_writer = None;
         let pool = match &settings.url {
             DatabaseUrl::Sqlite { path } => {
                 let options = SqliteConnectOptions::new()
@@ -115,6 +120,14 @@ impl Store {
                     .foreign_keys(true)
                     .statement_cache_capacity(statements)
                     .busy_timeout(Duration::from_secs(5));
+                sqlite_writer = Some(
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(settings.acquire_timeout)
+                        // A file does not drop connections: no check before each use.
+                        .test_before_acquire(false)
+                        .connect_lazy_with(options.clone()),
+                );
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(settings.pool_size)
@@ -145,6 +158,7 @@ impl Store {
         };
         Ok(Store {
             pool,
+            sqlite_writer,
             migrated: Arc::new(AtomicBool::new(false)),
             budget: settings.acquire_timeout,
             events,
@@ -259,18 +273,24 @@ impl Store {
         .await
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so two writers wait for each other instead of failing
-    /// with "database is locked" when a reader upgrades.
+    /// Starts a write transaction. On SQLite it runs on the writer connection and
+    /// takes the write lock up front (`BEGIN IMMEDIATE`), so that another process's
+    /// writer waits instead of failing with "database is locked" when a reader upgrades.
     pub async fn begin(&self) -> Result<Tx> {
         self.ready()?;
-        Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        Ok(match (&self.pool, &self.sqlite_writer) {
+            (Pool::Sqlite(pool), writer) => {
+                let pool = writer.as_ref().unwrap_or(pool);
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            (Pool::Postgres(pool), _) => Tx::Postgres(pool.begin().await?),
         })
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close().await;
+        }
         on_backend!(Pool, &self.pool, pool, _qb => pool.close().await)
     }
 }

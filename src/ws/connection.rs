@@ -13,6 +13,7 @@ use crate::{
     service::Actor,
 };
 
+#[derive(Clone)]
 pub struct Connection {
     id: ConnectionId,
     user: UserId,

@@ -2,14 +2,22 @@
 //! writer task (`writer`) joined by a bounded queue (`hub::Outbox`), then the
 //! closing handshake (`closing`).
 //!
-//! The reader answers frames one at a time, in order: parse, then dispatch to the
-//! frame's handler, then queue the reply. The hub pushes events into the same queue;
-//! a connection whose queue overflows is closed with 1008 instead of growing the
+//! The reader parses each frame and dispatches it to the frame's handler. Changes
+//! are pipelined: up to `CHANGES_IN_FLIGHT` of a connection commit at once (in the
+//! order sent, sharing group commits), while it reads on. Any other frame waits for
+//! the changes before it, so replies go out in the order of the requests and a read
+//! sees every change sent before it. The hub pushes events into the same queue; a
+//! connection whose queue overflows is closed with 1008 instead of growing the
 //! server's memory.
 
-use std::time::Duration;
+use std::{
+    future::{Future, poll_fn},
+    pin::Pin,
+    task::Poll,
+    time::Duration,
+};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, stream::FuturesOrdered};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::Instrument;
 use tungstenite::{Message, error::ProtocolError};
@@ -25,12 +33,22 @@ use super::{
 };
 use crate::{
     auth::Identity,
-    error::{Error, ErrorCode},
+    error::{Error, ErrorCode, Result},
     hub::{Outbound, Outbox, Peer, Registration, Replay},
-    protocol::{ClientFrame, Rejected, RequestId, ServerFrame},
+    protocol::{ClientFrame, Rejected, Request, RequestId, ServerFrame},
     service::JoinError,
     state::AppState,
 };
+
+/// Changes a connection may have in flight at once; further frames wait in the
+/// socket until one is answered.
+pub const CHANGES_IN_FLIGHT: usize = 32;
+
+/// A handled request: its type, id, when it arrived, and the outcome.
+type Answer = (&'static str, RequestId, Instant, Result<Reply>);
+
+/// A change being committed.
+type InFlight = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
 pub async fn run(socket: Socket, state: AppState, identity: Option<Identity>) {
     let _alive = state.shutdown.track_session();
@@ -67,6 +85,7 @@ async fn serve(state: AppState, identity: Identity, reader: Reader, outbox: Outb
         reader,
         outbox,
         limiter,
+        changes: FuturesOrdered::new(),
     };
     async {
         let Some(_registration) = session.join().await else {
@@ -155,13 +174,15 @@ struct Session {
     reader: Reader,
     outbox: Outbox,
     limiter: RateLimiter,
+    /// The connection's changes in flight, answered in the order they came.
+    changes: FuturesOrdered<InFlight>,
 }
 
 impl Session {
     /// Joins the hub, which queues `ready`. While the database cannot say the user's
     /// latest `seq`, the socket stays open: the client is told `unavailable` once and
     /// `ready` follows when the database answers.
-    async fn join(&self) -> Option<Registration> {
+    async fn join(&mut self) -> Option<Registration> {
         let peer = Peer {
             id: self.conn.id(),
             outbox: self.outbox.clone(),
@@ -233,10 +254,19 @@ impl Session {
                     }
                     self.outbox.push(Outbound::Ping);
                 }
-                message = self.reader.next() => {
+                Some(answer) = self.changes.next(), if !self.changes.is_empty() => {
+                    if !self.reply(answer) {
+                        return "slow consumer";
+                    }
+                }
+                message = self.reader.next(), if self.changes.len() < CHANGES_IN_FLIGHT => {
                     last_heard = Instant::now();
                     let text = match message {
-                        None | Some(Ok(Message::Close(_))) => return "closed by client",
+                        None | Some(Ok(Message::Close(_))) => {
+                            // Its changes were sent before its close: it still gets their acks.
+                            self.finish_changes().await;
+                            return "closed by client";
+                        }
                         Some(Err(err)) => {
                             read_failed(&err, &self.outbox);
                             return "read error";
@@ -247,7 +277,7 @@ impl Session {
                     };
                     let queued = match self.limiter.check(Instant::now()) {
                         Verdict::Allow => match text {
-                            Some(text) => self.respond(&text).await,
+                            Some(text) => self.take(&text).await,
                             None => {
                                 let err = Error::BadFrame("Binary frames are not supported: send JSON text".into());
                                 self.outbox.push(Outbound::Frame(ServerFrame::error(None, &err).to_text()))
@@ -281,22 +311,74 @@ impl Session {
         while Instant::now() < deadline {
             match timeout(QUIET, self.reader.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => {
-                    if !self.respond(&text).await {
+                    if !self.take(&text).await {
                         return;
                     }
                 }
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                _ => return,
+                _ => break,
             }
+        }
+        self.finish_changes().await;
+    }
+
+    /// Takes one text frame: a change starts (pipelined); anything else is answered
+    /// once the changes before it are. False when the connection is being evicted.
+    async fn take(&mut self, text: &str) -> bool {
+        let started = Instant::now();
+        match ClientFrame::parse(text) {
+            Ok(ClientFrame::Request(id, request)) if request.is_change() => {
+                self.start_change(id, request, started).await
+            }
+            parsed => self.finish_changes().await && self.respond(parsed, started).await,
         }
     }
 
-    /// Handles one text frame and queues its reply: parse, then dispatch. Events
-    /// are held back while the request's change is in flight, so its ack takes its
-    /// place in `seq` order. False when the connection is being evicted.
-    async fn respond(&mut self, text: &str) -> bool {
-        let started = Instant::now();
-        let (id, request) = match ClientFrame::parse(text) {
+    /// Starts a change and adds it to those in flight. It is polled once here, so
+    /// that it takes its place in its user's order (the committer's queue, or the
+    /// user's turn) before the next frame is read: changes commit in the order sent.
+    async fn start_change(&mut self, id: RequestId, request: Request, started: Instant) -> bool {
+        // Events wait while the change is in flight, so its ack lands among them in
+        // `seq` order.
+        if !self.outbox.push(Outbound::Hold) {
+            return false;
+        }
+        let kind = request.kind();
+        let state = self.state.clone();
+        // A change never alters the connection (only `auth.refresh` does, and it
+        // waits for the changes): each works on a copy of it.
+        let mut conn = self.conn.clone();
+        let mut change: InFlight = Box::pin(async move {
+            let mut cx = Context {
+                state: &state,
+                conn: &mut conn,
+                id: &id,
+            };
+            let result = frames::dispatch(&mut cx, request).await;
+            (kind, id, started, result)
+        });
+        if let Poll::Ready(answer) = poll_fn(|cx| Poll::Ready(change.as_mut().poll(cx))).await {
+            change = Box::pin(std::future::ready(answer));
+        }
+        self.changes.push_back(change);
+        true
+    }
+
+    /// Waits for the changes in flight and queues their answers, in order. False
+    /// when the connection is being evicted.
+    async fn finish_changes(&mut self) -> bool {
+        while let Some(answer) = self.changes.next().await {
+            if !self.reply(answer) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Answers a frame that is not a change: dispatches it and queues its reply.
+    /// False when the connection is being evicted.
+    async fn respond(&mut self, parsed: Result<ClientFrame, Rejected>, started: Instant) -> bool {
+        let (id, request) = match parsed {
             Ok(ClientFrame::Request(id, request)) => (id, request),
             Ok(ClientFrame::Ping(id)) => {
                 log_frame("ping", id.as_ref(), None, started);
@@ -332,6 +414,11 @@ impl Session {
         // Boxed: the request path (service, store, sqlx) is a deep future. Inline, every
         // idle connection's task would be as large as the largest request in flight.
         let result = Box::pin(frames::dispatch(&mut cx, request)).await;
+        self.reply((kind, id, started, result))
+    }
+
+    /// Queues a handled request's reply. False when the connection is being evicted.
+    fn reply(&self, (kind, id, started, result): Answer) -> bool {
         match result {
             Ok(Reply::Ack { data, seq }) => {
                 log_frame(kind, Some(&id), None, started);
@@ -377,7 +464,9 @@ impl Session {
 }
 
 /// The frame's log line and metrics: frames by type and outcome, and how long the
-/// answer took.
+/// answer took. The line is at `debug`: at tens of thousands of frames a second a
+/// line each would cost more than the frames, and fill an operator's disk; the
+/// metrics count every one.
 fn log_frame(
     kind: &'static str,
     id: Option<&RequestId>,
@@ -386,7 +475,7 @@ fn log_frame(
 ) {
     let took = started.elapsed();
     let outcome = error.map_or("ok", ErrorCode::as_str);
-    tracing::info!(
+    tracing::debug!(
         r#type = kind,
         id = id.map(RequestId::as_str),
         outcome,

@@ -1,9 +1,10 @@
 //! The writer task of a connection: it owns the socket's sending half and sends what
 //! the session and the hub queue, in an order the client can rely on.
 //!
-//! Events go out in increasing `seq`, never one twice. While a change of this
-//! connection is in flight (`Hold`), events are held back, so that its ack lands
-//! among them in `seq` order: a client never sees event 7 before the ack of 6.
+//! Events go out in increasing `seq`, never one twice. While changes of this
+//! connection are in flight (a `Hold` each), events are held back, so that each ack
+//! lands among them in `seq` order: a client never sees event 7 before the ack of 6.
+//! A connection's changes are answered in the order sent, which is their `seq` order.
 
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
@@ -83,8 +84,10 @@ struct Sequencer {
     /// The event `seq`s this connection has delivered (sent, or acknowledged as its
     /// own change): `low < seq <= high`, contiguous; `None` before the first.
     sent: Option<(i64, i64)>,
-    /// Events held back while a change of this connection is in flight.
-    held: Option<Vec<(i64, Utf8Bytes)>>,
+    /// Changes (and `resume`s) of this connection in flight: their replies are due.
+    holds: usize,
+    /// Events held back while `holds` is not zero.
+    held: Vec<(i64, Utf8Bytes)>,
     /// More held events than this and the client is a slow consumer.
     max_held: usize,
 }
@@ -93,7 +96,8 @@ impl Sequencer {
     fn new(max_held: usize) -> Self {
         Sequencer {
             sent: None,
-            held: None,
+            holds: 0,
+            held: Vec::new(),
             max_held,
         }
     }
@@ -102,12 +106,14 @@ impl Sequencer {
     fn step(&mut self, item: Outbound, out: &mut Vec<Message>) -> Flow {
         match item {
             Outbound::Close(code, reason) => return Flow::Close(code, reason),
-            Outbound::Hold => self.held = Some(Vec::new()),
-            Outbound::Event { seq, frame } => match &mut self.held {
-                Some(held) if held.len() >= self.max_held => return Flow::Close(SLOW.0, SLOW.1),
-                Some(held) => held.push((seq, frame)),
-                None => self.event(seq, frame, out),
-            },
+            Outbound::Hold => self.holds += 1,
+            Outbound::Event { seq, frame } if self.holds > 0 => {
+                if self.held.len() >= self.max_held {
+                    return Flow::Close(SLOW.0, SLOW.1);
+                }
+                self.held.push((seq, frame));
+            }
+            Outbound::Event { seq, frame } => self.event(seq, frame, out),
             Outbound::Reply { seq, frame } => self.reply(seq, frame, out),
             Outbound::Resume(replay) => self.resume(replay, out),
             Outbound::Frame(frame) => out.push(Message::Text(frame)),
@@ -123,10 +129,11 @@ impl Sequencer {
         }
     }
 
-    /// A reply; after a hold, the held events with a lower `seq` go first and the
-    /// rest after it.
+    /// A reply; the held events with a lower `seq` go first, and the rest after it
+    /// unless other replies are still due (theirs have higher `seq`s).
     fn reply(&mut self, seq: Option<i64>, frame: Utf8Bytes, out: &mut Vec<Message>) {
-        let mut held = self.held.take().unwrap_or_default();
+        self.holds = self.holds.saturating_sub(1);
+        let mut held = std::mem::take(&mut self.held);
         held.sort_unstable_by_key(|(seq, _)| *seq);
         let split = seq.map_or(0, |s| held.partition_point(|(e, _)| *e < s));
         let later = held.split_off(split);
@@ -137,6 +144,15 @@ impl Sequencer {
         if let Some(seq) = seq {
             self.delivered(seq - 1, seq);
         }
+        self.release(later, out);
+    }
+
+    /// Sends `later` now if no reply is due, else holds it back again.
+    fn release(&mut self, later: Vec<(i64, Utf8Bytes)>, out: &mut Vec<Message>) {
+        if self.holds > 0 {
+            self.held = later;
+            return;
+        }
         for (event_seq, event) in later {
             self.event(event_seq, event, out);
         }
@@ -146,7 +162,8 @@ impl Sequencer {
     /// (the replayed ones and the live ones held meanwhile, once each, in `seq`
     /// order), then the ack, then the held events after `latest`.
     fn resume(&mut self, replay: Replay, out: &mut Vec<Message>) {
-        let mut held = self.held.take().unwrap_or_default();
+        self.holds = self.holds.saturating_sub(1);
+        let mut held = std::mem::take(&mut self.held);
         held.extend(replay.events);
         held.sort_by_key(|(seq, _)| *seq);
         held.dedup_by_key(|(seq, _)| *seq);
@@ -175,9 +192,7 @@ impl Sequencer {
             seq: None,
         };
         out.push(Message::Text(ack.to_text()));
-        for (seq, event) in later {
-            self.event(seq, event, out);
-        }
+        self.release(later, out);
     }
 
     /// Records that the client has every event `low < seq <= high`. Joined to what
@@ -261,6 +276,44 @@ mod tests {
             vec![Outbound::Hold, event(1), reply(None), event(2)],
         );
         assert_eq!(out, ["reply", "event 1", "event 2"]);
+    }
+
+    #[test]
+    fn pipelined_changes_take_their_places_among_held_events() {
+        let mut order = Sequencer::new(10);
+        let out = sent(
+            &mut order,
+            vec![
+                Outbound::Hold,
+                Outbound::Hold,
+                // Another tab's change (2) and the two changes' own events (1, 3).
+                event(2),
+                event(1),
+                event(3),
+                reply(Some(1)),
+            ],
+        );
+        assert_eq!(out, ["reply"], "event 2 waits for the second reply");
+        let out = sent(&mut order, vec![event(4), reply(Some(3)), event(5)]);
+        assert_eq!(out, ["event 2", "reply", "event 4", "event 5"]);
+    }
+
+    #[test]
+    fn a_failed_change_among_pipelined_ones_releases_nothing_early() {
+        let mut order = Sequencer::new(10);
+        let out = sent(
+            &mut order,
+            vec![
+                Outbound::Hold,
+                Outbound::Hold,
+                event(1),
+                event(2),
+                reply(None),
+            ],
+        );
+        assert_eq!(out, ["reply"], "the second change is still due");
+        let out = sent(&mut order, vec![reply(Some(2))]);
+        assert_eq!(out, ["event 1", "reply"]);
     }
 
     #[test]

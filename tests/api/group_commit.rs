@@ -27,6 +27,7 @@ on_both_backends!(
     copies_of_one_request_in_a_batch_are_written_once,
     copies_of_one_request_are_written_once_with_coalescing_off,
     messages_of_one_batch_are_told_their_own_rows,
+    one_connections_changes_share_a_batch_and_keep_their_order,
 );
 
 /// Coalescing on, batches closed only when `max` changes are queued (or after 1 s),
@@ -325,6 +326,40 @@ async fn messages_of_one_batch_are_told_their_own_rows(backend: Backend) {
     assert!(
         batches_larger_than(&app, 4).await > before,
         "the eight changes shared a transaction"
+    );
+}
+
+/// One connection sends eight changes without waiting, then a read: the changes
+/// are worked on together (one batch, not eight transactions one after another),
+/// acked in the order sent with `seq` 1..=8, and the read, answered last, sees them
+/// all.
+async fn one_connections_changes_share_a_batch_and_keep_their_order(backend: Backend) {
+    const CHANGES: usize = 8;
+    let app = spawn(backend, Mode::Batches { max: CHANGES }, None).await;
+    let (mut ws, _) = app.ws("alice").await;
+    let before = batches_larger_than(&app, 4).await;
+    for n in 0..CHANGES {
+        let fields = json!({"content": format!("message {n}")});
+        ws.send(req("message.append", &format!("m{n}"), fields))
+            .await;
+    }
+    ws.send(req("conversation.list", "list", json!({"limit": 100})))
+        .await;
+    for n in 0..CHANGES {
+        let ack = ws.recv().await;
+        let (appended, seq) = write_ack(&ack, &format!("m{n}"));
+        assert_eq!(seq, n as i64 + 1, "acks come in the order sent");
+        assert_eq!(appended["message"]["content"], format!("message {n}"));
+    }
+    let listed = read_ack(&ws.recv().await, "list");
+    assert_eq!(
+        listed["conversations"].as_array().unwrap().len(),
+        CHANGES,
+        "the read sees every change sent before it"
+    );
+    assert!(
+        batches_larger_than(&app, 4).await > before,
+        "the connection's changes shared a transaction"
     );
 }
 
