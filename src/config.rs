@@ -283,15 +283,19 @@ impl Settings {
             )?),
             group_commit: GroupCommit {
                 enabled: switch("GROUP_COMMIT", true)?,
-                max: number("GROUP_COMMIT_MAX", 64, 1..=1000)? as usize,
+                max: 0, // below: its default depends on the backend
                 wait: Duration::from_micros(number("GROUP_COMMIT_WAIT_US", 0, 0..=1_000_000)?),
                 committers: 1,
             },
         };
-        database.group_commit.committers = match database.url.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => (database.pool_size as usize / 2).max(1),
+        // SQLite's one writer takes big batches; PostgreSQL's committers share the
+        // load, and each pooled connection keeps one prepared statement per batch size.
+        let (committers, max) = match database.url.backend() {
+            Backend::Sqlite => (1, 256),
+            Backend::Postgres => ((database.pool_size as usize / 2).max(1), 64),
         };
+        database.group_commit.committers = committers;
+        database.group_commit.max = number("GROUP_COMMIT_MAX", max, 1..=1000)? as usize;
 
         let host = match get("HOST") {
             Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -602,7 +606,7 @@ mod tests {
         assert!(group.enabled);
         assert_eq!(
             (group.max, group.wait, group.committers),
-            (64, Duration::ZERO, 1)
+            (256, Duration::ZERO, 1)
         );
     }
 
@@ -612,7 +616,8 @@ mod tests {
             ("DATABASE_URL", "postgres://u@h/db"),
             ("DATABASE_POOL_SIZE", "10"),
         ]);
-        assert_eq!(s.unwrap().database.group_commit.committers, 5);
+        let group = s.unwrap().database.group_commit;
+        assert_eq!((group.committers, group.max), (5, 64));
         let s = settings(&[("GROUP_COMMIT", "off"), ("GROUP_COMMIT_WAIT_US", "500")]).unwrap();
         assert!(!s.database.group_commit.enabled);
         assert_eq!(s.database.group_commit.wait, Duration::from_micros(500));

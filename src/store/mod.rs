@@ -119,14 +119,19 @@ impl Store {
                     })
                     .foreign_keys(true)
                     .statement_cache_capacity(statements)
-                    .busy_timeout(Duration::from_secs(5));
+                    .busy_timeout(Duration::from_secs(5))
+                    // A batch's statements are rolled back one by one on error: their
+                    // journals are kept in memory, not written to temporary files.
+                    .pragma("temp_store", "memory");
                 sqlite_writer = Some(
                     SqlitePoolOptions::new()
                         .max_connections(1)
                         .acquire_timeout(settings.acquire_timeout)
                         // A file does not drop connections: no check before each use.
                         .test_before_acquire(false)
-                        .connect_lazy_with(options.clone()),
+                        // A batch's pages stay in memory until its commit instead of
+                        // spilling into the log halfway (the default is 2 MiB).
+                        .connect_lazy_with(options.clone().pragma("cache_size", "-32768")),
                 );
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
