@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::Authenticator,
-    config::{DatabaseUrl, Settings},
+    config::{Backend, DatabaseUrl, Settings},
     http,
     hub::Hub,
     server::{self, OpenConnections},
@@ -90,6 +90,9 @@ impl Application {
             state.service.store().clone(),
             state.settings.database.event_retention,
         ));
+        if state.service.store().backend() == Backend::Sqlite {
+            tokio::spawn(checkpoint_wal(state.service.store().clone()));
+        }
         Ok(Application {
             listener,
             state,
@@ -186,6 +189,24 @@ async fn prune_events(store: Store, retention: Duration) {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "old events pruned"),
             Err(err) => tracing::debug!(error = %err, "event pruning skipped"),
+        }
+    }
+}
+
+/// How often the SQLite log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// SQLite: checkpoints the write-ahead log every `CHECKPOINT_EVERY`, in place of the
+/// writer's own automatic checkpoints, whose flushes stalled commits for up to a
+/// second under load.
+async fn checkpoint_wal(store: Store) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        every.tick().await;
+        if store.is_migrated()
+            && let Err(err) = store.checkpoint().await
+        {
+            tracing::debug!(error = %err, "checkpoint skipped");
         }
     }
 }

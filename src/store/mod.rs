@@ -131,7 +131,14 @@ impl Store {
                         .test_before_acquire(false)
                         // A batch's pages stay in memory until its commit instead of
                         // spilling into the log halfway (the default is 2 MiB).
-                        .connect_lazy_with(options.clone().pragma("cache_size", "-32768")),
+                        // Its commits never copy the log into the database: that
+                        // (and its flush) is `checkpoint`'s work, off the write path.
+                        .connect_lazy_with(
+                            options
+                                .clone()
+                                .pragma("cache_size", "-32768")
+                                .pragma("wal_autocheckpoint", "0"),
+                        ),
                 );
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
@@ -290,6 +297,24 @@ impl Store {
             }
             (Pool::Postgres(pool), _) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// SQLite: copies what the write-ahead log holds into the database file, as far as
+    /// readers allow, without blocking the writer (a passive checkpoint). The writer
+    /// leaves this to a task of its own, so that no commit waits for it. No-op on
+    /// PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(());
+        };
+        self.ready()?;
+        self.bounded(async {
+            sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn close(&self) {
