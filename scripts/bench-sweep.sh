@@ -8,7 +8,8 @@
 #   scripts/bench-sweep.sh > benchmarks/sweep.jsonl
 #
 # PostgreSQL is BENCH_DATABASE_URL (default: the local test database, without TLS),
-# in a schema of its own. Figures: SWEEP_CONNECTIONS, WINDOW, DURATION, WARMUP.
+# in a schema of its own. Figures: SWEEP_BACKENDS, SWEEP_CONNECTIONS, WINDOW, DURATION,
+# WARMUP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -27,7 +28,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 export PGOPTIONS="-c client_min_messages=warning"
 
-for backend in sqlite postgres; do
+for backend in ${SWEEP_BACKENDS:-sqlite postgres}; do
     for group in on off; do
         for n in $connections; do
             if [ "$backend" = sqlite ]; then

@@ -196,9 +196,9 @@ async fn prune_events(store: Store, retention: Duration) {
 /// How often the SQLite log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// SQLite: checkpoints the write-ahead log every `CHECKPOINT_EVERY`, in place of the
-/// writer's own automatic checkpoints, whose flushes stalled commits for up to a
-/// second under load.
+/// SQLite: checkpoints the write-ahead log every `CHECKPOINT_EVERY`, ahead of the
+/// writer's own automatic checkpoints, whose copying and flushing, left to them
+/// alone, stalled commits for up to a second under load.
 async fn checkpoint_wal(store: Store) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     loop {

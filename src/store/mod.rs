@@ -131,14 +131,7 @@ impl Store {
                         .test_before_acquire(false)
                         // A batch's pages stay in memory until its commit instead of
                         // spilling into the log halfway (the default is 2 MiB).
-                        // Its commits never copy the log into the database: that
-                        // (and its flush) is `checkpoint`'s work, off the write path.
-                        .connect_lazy_with(
-                            options
-                                .clone()
-                                .pragma("cache_size", "-32768")
-                                .pragma("wal_autocheckpoint", "0"),
-                        ),
+                        .connect_lazy_with(options.clone().pragma("cache_size", "-32768")),
                 );
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
@@ -300,8 +293,9 @@ impl Store {
     }
 
     /// SQLite: copies what the write-ahead log holds into the database file, as far as
-    /// readers allow, without blocking the writer (a passive checkpoint). The writer
-    /// leaves this to a task of its own, so that no commit waits for it. No-op on
+    /// readers allow, without blocking the writer (a passive checkpoint). Run by a
+    /// task of its own, it leaves the writer's automatic checkpoints (which let the
+    /// log start over, so it does not grow) little to copy and flush. No-op on
     /// PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
         let Pool::Sqlite(pool) = &self.pool else {
