@@ -23,12 +23,16 @@ pub enum Outbound {
     /// The reply to `resume`: the writer sends the replayed events it has not sent
     /// yet, in `seq` order with the held ones, then the ack it builds from what it
     /// sent (after a `Hold`).
-    Resume(Replay),
+    Resume(Box<Replay>),
     /// A WebSocket ping (heartbeat).
     Ping,
     /// The last frame: a close with this code and reason.
     Close(u16, &'static str),
 }
+
+// Every connection's queue allocates its first 32 slots up front: an idle
+// connection pays for 32 of these (the rare, large `Replay` is boxed).
+const _: () = assert!(std::mem::size_of::<Outbound>() <= 48);
 
 /// A `resume` request's replay.
 #[derive(Clone, Debug)]

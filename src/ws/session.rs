@@ -438,12 +438,12 @@ impl Session {
                 events,
             }) => {
                 log_frame(kind, Some(&id), None, started);
-                self.outbox.push(Outbound::Resume(Replay {
+                self.outbox.push(Outbound::Resume(Box::new(Replay {
                     id,
                     after,
                     latest,
                     events,
-                }))
+                })))
             }
             Err(err) => {
                 if let Error::Internal(cause) = &err {

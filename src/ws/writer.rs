@@ -115,7 +115,7 @@ impl Sequencer {
             }
             Outbound::Event { seq, frame } => self.event(seq, frame, out),
             Outbound::Reply { seq, frame } => self.reply(seq, frame, out),
-            Outbound::Resume(replay) => self.resume(replay, out),
+            Outbound::Resume(replay) => self.resume(*replay, out),
             Outbound::Frame(frame) => out.push(Message::Text(frame)),
             Outbound::Ping => out.push(Message::Ping(Default::default())),
         }
@@ -364,12 +364,12 @@ mod resume_tests {
 
     fn replay(after: i64, latest: i64, seqs: &[i64]) -> Outbound {
         let id = RequestId::try_from("r1".to_owned()).unwrap();
-        Outbound::Resume(Replay {
+        Outbound::Resume(Box::new(Replay {
             id,
             after,
             latest,
             events: frames(seqs),
-        })
+        }))
     }
 
     fn texts(out: Vec<Message>) -> Vec<String> {
