@@ -61,9 +61,9 @@ async fn spawn(backend: Backend, mode: Mode, pg_port: Option<u16>) -> TestApp {
     .await
 }
 
-/// How many commits so far carried more than `size` changes, from `/metrics` (one
-/// recorder per test process: other tests' commits count too).
-async fn batches_larger_than(app: &TestApp, size: u32) -> u64 {
+/// The value of a counter or histogram line in `/metrics` (one recorder per test
+/// process: other tests count too); 0 before it is first recorded.
+async fn metric(app: &TestApp, line: &str) -> u64 {
     let text = app
         .http
         .get(app.url("/metrics"))
@@ -73,14 +73,19 @@ async fn batches_larger_than(app: &TestApp, size: u32) -> u64 {
         .text()
         .await
         .unwrap();
-    let bucket = |le: &str| -> u64 {
-        let name = format!("taskwire_commit_batch_size_bucket{{le=\"{le}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&name))
-            .map_or(0, |count| count.trim().parse().unwrap())
-    };
-    bucket("+Inf") - bucket(&size.to_string())
+    let prefix = format!("{line} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |count| count.trim().parse().unwrap())
 }
+
+/// How many commits so far carried more than `size` changes.
+async fn batches_larger_than(app: &TestApp, size: u32) -> u64 {
+    let bucket = |le: String| format!("taskwire_commit_batch_size_bucket{{le=\"{le}\"}}");
+    metric(app, &bucket("+Inf".into())).await - metric(app, &bucket(size.to_string())).await
+}
+
+const RETRIES: &str = "taskwire_commit_batch_retries_total";
 
 async fn a_failing_change_fails_alone_in_its_batch(backend: Backend) {
     a_failing_change_fails_alone(backend, Mode::Batches { max: 6 }).await;
@@ -112,6 +117,7 @@ async fn a_failing_change_fails_alone(backend: Backend, mode: Mode) {
         "c1",
     );
 
+    let retries_before = metric(&app, RETRIES).await;
     let frames = [
         req("task.create", "a", json!({"title": "one"})),
         req(
@@ -149,6 +155,10 @@ async fn a_failing_change_fails_alone(backend: Backend, mode: Mode) {
         assert!(
             batches_larger_than(&app, 4).await > 0,
             "the six changes shared a transaction"
+        );
+        assert!(
+            metric(&app, RETRIES).await > retries_before,
+            "the batch was written again change by change"
         );
     }
 
