@@ -260,10 +260,23 @@ impl Settings {
                 Err(message) => return Err(bad("DATABASE_LISTEN_URL", message)),
             },
         };
-        let mut database = DatabaseSettings {
+        let pool_size = number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32;
+        // SQLite's one writer takes big batches; PostgreSQL's committers share the
+        // load, and each pooled connection keeps one prepared statement per batch size.
+        let (committers, max) = match url.backend() {
+            Backend::Sqlite => (1, 256),
+            Backend::Postgres => ((pool_size as usize / 2).max(1), 64),
+        };
+        let group_commit = GroupCommit {
+            enabled: switch("GROUP_COMMIT", true)?,
+            max: number("GROUP_COMMIT_MAX", max, 1..=1000)? as usize,
+            wait: Duration::from_micros(number("GROUP_COMMIT_WAIT_US", 0, 0..=1_000_000)?),
+            committers,
+        };
+        let database = DatabaseSettings {
             url,
             listen_url,
-            pool_size: number("DATABASE_POOL_SIZE", 10, 1..=1000)? as u32,
+            pool_size,
             acquire_timeout: Duration::from_secs(number("DATABASE_TIMEOUT_SECS", 3, 1..=300)?),
             sqlite_synchronous: match get("SQLITE_SYNCHRONOUS").map(|v| v.to_ascii_lowercase()) {
                 None => SqliteSync::Full,
@@ -281,21 +294,8 @@ impl Settings {
                 7 * 24 * 3600,
                 1..=10 * 365 * 24 * 3600,
             )?),
-            group_commit: GroupCommit {
-                enabled: switch("GROUP_COMMIT", true)?,
-                max: 0, // below: its default depends on the backend
-                wait: Duration::from_micros(number("GROUP_COMMIT_WAIT_US", 0, 0..=1_000_000)?),
-                committers: 1,
-            },
+            group_commit,
         };
-        // SQLite's one writer takes big batches; PostgreSQL's committers share the
-        // load, and each pooled connection keeps one prepared statement per batch size.
-        let (committers, max) = match database.url.backend() {
-            Backend::Sqlite => (1, 256),
-            Backend::Postgres => ((database.pool_size as usize / 2).max(1), 64),
-        };
-        database.group_commit.committers = committers;
-        database.group_commit.max = number("GROUP_COMMIT_MAX", max, 1..=1000)? as usize;
 
         let host = match get("HOST") {
             Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
